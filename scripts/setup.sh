@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every dependency from Debian's archive (when missing) and builds actionclip.
+# Usage: scripts/setup.sh [build-dir]   (env: ACTIONCLIP_BUILD_TYPE, ACTIONCLIP_CMAKE_ARGS)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$here/build}"
+
+packages=(build-essential cmake pkg-config
+  libtorch-dev libopenblas0-pthread
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE="${ACTIONCLIP_BUILD_TYPE:-Release}" ${ACTIONCLIP_CMAKE_ARGS:-}
+cmake --build "$build" -j"$(nproc)"
+echo "setup: built $build/actionclip"
