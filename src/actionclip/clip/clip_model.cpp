@@ -1,0 +1,48 @@
+#include "actionclip/clip/clip_model.h"
+
+#include <cmath>
+
+#include "actionclip/util/error.h"
+
+namespace actionclip {
+
+ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config_(c) {
+  visual = register_module("visual", VisionTransformer(c));
+  transformer = register_module("transformer", Transformer(c.text_layers, BlockOptions{c.text_width, c.text_heads, c.activation}));
+  token_embedding = register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.text_width));
+  positional_embedding = register_parameter("positional_embedding", 0.01 * torch::randn({c.context_length, c.text_width}));
+  ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.text_width})));
+  text_projection = register_parameter("text_projection",
+                                       std::pow(c.text_width, -0.5) * torch::randn({c.text_width, c.embed_dim}));
+  logit_scale = register_parameter("logit_scale", torch::full({}, std::log(1.0 / 0.07)));
+  torch::nn::init::normal_(token_embedding->weight, 0.0, 0.02);
+}
+
+torch::Tensor ClipModelImpl::encode_image(const torch::Tensor& images) { return visual(images); }
+
+torch::Tensor ClipModelImpl::causal_mask(int64_t length, const torch::TensorOptions& options) const {
+  return torch::full({length, length}, -std::numeric_limits<float>::infinity(), options).triu(1);
+}
+
+torch::Tensor ClipModelImpl::encode_text(const torch::Tensor& token_ids) {
+  if (token_ids.dim() != 2 || token_ids.size(1) > config_.context_length)
+    throw Error("text encoder expects token ids [B, <= " + std::to_string(config_.context_length) + "], got " +
+                c10::str(token_ids.sizes()));
+  auto ids = token_ids.to(torch::kLong).to(token_embedding->weight.device());
+  // First end-of-text position per row (argmax of a boolean picks the first true).
+  auto is_eot = ids == eot_token();
+  if (!is_eot.any(1).all().item<bool>()) throw Error("every tokenized text must contain the end-of-text token");
+  auto eot_position = is_eot.to(torch::kInt).argmax(1);
+  const auto length = eot_position.max().item<int64_t>() + 1;
+  ids = ids.slice(1, 0, length);
+
+  auto x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
+  x = transformer(x, causal_mask(length, x.options()));
+  x = ln_final(x);
+  auto pooled = x.index({torch::arange(x.size(0), ids.options()), eot_position});
+  return torch::matmul(pooled, text_projection);
+}
+
+torch::Tensor l2_normalize(const torch::Tensor& x) { return x / x.norm(2, -1, true); }
+
+}  // namespace actionclip

@@ -1,0 +1,88 @@
+#include "actionclip/clip/transformer.h"
+
+#include <cmath>
+
+namespace actionclip {
+
+SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads) : heads_(heads) {
+  TORCH_CHECK(width % heads == 0, "attention width ", width, " is not divisible by ", heads, " heads");
+  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * width, width}));
+  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * width}));
+  out_proj = register_module("out_proj", torch::nn::Linear(width, width));
+  torch::nn::init::xavier_uniform_(in_proj_weight);
+  torch::nn::init::zeros_(out_proj->bias);
+}
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+  const auto batch = x.size(0), length = x.size(1), width = x.size(2);
+  const auto head_dim = width / heads_;
+  // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
+  auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
+                 .view({batch, length, 3, heads_, head_dim})
+                 .permute({2, 0, 3, 1, 4});
+  auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  auto k = qkv[1];
+  auto v = qkv[2];
+  auto logits = torch::matmul(q, k.transpose(-2, -1));
+  if (additive_mask.defined()) logits = logits + additive_mask;
+  auto context = torch::matmul(torch::softmax(logits, -1), v);  // [N, H, L, Dh]
+  return out_proj(context.transpose(1, 2).reshape({batch, length, width}));
+}
+
+MlpImpl::MlpImpl(int64_t width, Activation activation) : activation_(activation) {
+  c_fc = register_module("c_fc", torch::nn::Linear(width, width * 4));
+  c_proj = register_module("c_proj", torch::nn::Linear(width * 4, width));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  auto h = c_fc(x);
+  h = activation_ == Activation::QuickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
+  return c_proj(h);
+}
+
+ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const BlockOptions& o) {
+  attn = register_module("attn", SelfAttention(o.width, o.heads));
+  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
+  mlp = register_module("mlp", Mlp(o.width, o.activation));
+  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
+}
+
+torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+  auto h = ln_1(x);
+  if (shift_segments > 0) h = temporal_shift(h, shift_segments);
+  auto y = x + attn(h, additive_mask);
+  return y + mlp(ln_2(y));
+}
+
+TransformerImpl::TransformerImpl(int64_t layers, const BlockOptions& options) {
+  resblocks = register_module("resblocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) {
+    blocks.emplace_back(options);
+    resblocks->push_back(blocks.back());
+  }
+}
+
+torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& additive_mask) {
+  for (auto& block : blocks) x = block(x, additive_mask);
+  return x;
+}
+
+torch::Tensor temporal_shift(const torch::Tensor& x, int64_t segments, int64_t fold_div) {
+  const auto frames_total = x.size(0), tokens = x.size(1), width = x.size(2);
+  TORCH_CHECK(frames_total % segments == 0, "temporal shift: ", frames_total, " frames are not a multiple of ",
+              segments, " segments");
+  const auto fold = width / fold_div;
+  auto patches = x.slice(1, 1).reshape({frames_total / segments, segments, tokens - 1, width});
+  auto shifted = torch::zeros_like(patches);
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  shifted.index_put_({Slice(), Slice(None, -1), Slice(), Slice(None, fold)},
+                     patches.index({Slice(), Slice(1, None), Slice(), Slice(None, fold)}));
+  shifted.index_put_({Slice(), Slice(1, None), Slice(), Slice(fold, 2 * fold)},
+                     patches.index({Slice(), Slice(None, -1), Slice(), Slice(fold, 2 * fold)}));
+  shifted.index_put_({Slice(), Slice(), Slice(), Slice(2 * fold, None)},
+                     patches.index({Slice(), Slice(), Slice(), Slice(2 * fold, None)}));
+  return torch::cat({x.slice(1, 0, 1), shifted.reshape({frames_total, tokens - 1, width})}, 1);
+}
+
+}  // namespace actionclip

@@ -1,0 +1,240 @@
+#include "actionclip/io/checkpoint.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "actionclip/util/error.h"
+
+namespace actionclip::io {
+namespace fs = std::filesystem;
+
+std::string format_name(CheckpointFormat format) {
+  switch (format) {
+    case CheckpointFormat::OpenAiTorchScript: return "openai-torchscript";
+    case CheckpointFormat::TorchStateDict: return "torch-state-dict";
+    case CheckpointFormat::HuggingFaceFolder: return "huggingface";
+    case CheckpointFormat::ActionClipCheckpoint: return "actionclip-checkpoint";
+    case CheckpointFormat::ActionClipSafetensors: return "actionclip-safetensors";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string read_prefix(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(n, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(n));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return bytes;
+}
+
+bool is_zip(const std::string& prefix) { return prefix.rfind("PK\x03\x04", 0) == 0; }
+
+bool is_safetensors(const std::string& prefix) { return prefix.size() > 9 && prefix[8] == '{'; }
+
+// Strips the "module." prefix that DataParallel adds to every key.
+std::string strip_module(const std::string& key) { return key.rfind("module.", 0) == 0 ? key.substr(7) : key; }
+
+TensorMap tensors_of_dict(const std::string& path, const c10::IValue& value, const std::string& what) {
+  if (!value.isGenericDict()) throw FileError(path, what + " is not a dictionary of tensors");
+  TensorMap out;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor())
+      throw FileError(path, what + " holds a non-tensor entry");
+    out.emplace(strip_module(entry.key().toStringRef()), entry.value().toTensor());
+  }
+  return out;
+}
+
+c10::IValue unpickle(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("cannot read as a torch.save() file (corrupt or truncated?): ") +
+                              e.what_without_backtrace());
+  }
+}
+
+TensorMap to_float32(TensorMap tensors) {
+  for (auto& [_, t] : tensors)
+    if (t.is_floating_point()) t = t.to(torch::kFloat32);
+  return tensors;
+}
+
+Checkpoint read_torchscript(const std::string& path) {
+  Checkpoint c{path, CheckpointFormat::OpenAiTorchScript, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
+  try {
+    auto module = torch::jit::load(path, torch::kCPU);
+    for (const auto& p : module.named_parameters()) c.clip.emplace(p.name, p.value.detach().clone());
+    for (const auto& b : module.named_buffers()) c.clip.emplace(b.name, b.value.detach().clone());
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("cannot read TorchScript archive: ") + e.what_without_backtrace());
+  }
+  return c;
+}
+
+Checkpoint read_torch_zip(const std::string& path) {
+  bool torchscript = false;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    torchscript = reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py");
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("corrupt or truncated zip archive: ") + e.what_without_backtrace());
+  }
+  if (torchscript) return read_torchscript(path);
+
+  auto value = unpickle(path);
+  if (!value.isGenericDict()) throw FileError(path, "expected a dictionary at the top level");
+  auto dict = value.toGenericDict();
+  Checkpoint c{path, CheckpointFormat::TorchStateDict, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
+  if (dict.contains("model_state_dict")) {
+    c.format = CheckpointFormat::ActionClipCheckpoint;
+    c.clip = tensors_of_dict(path, dict.at("model_state_dict"), "model_state_dict");
+    if (dict.contains("fusion_model_state_dict"))
+      c.fusion = tensors_of_dict(path, dict.at("fusion_model_state_dict"), "fusion_model_state_dict");
+    if (dict.contains("epoch") && dict.at("epoch").isInt()) c.epoch = dict.at("epoch").toInt();
+  } else if (dict.contains("state_dict")) {
+    c.clip = tensors_of_dict(path, dict.at("state_dict"), "state_dict");
+  } else {
+    c.clip = tensors_of_dict(path, value, "the state dict");
+  }
+  if (c.clip.count("text_model.embeddings.token_embedding.weight")) c.clip = hf_to_openai(c.clip);
+  return c;
+}
+
+Checkpoint read_huggingface(const std::string& dir) {
+  const auto config_path = fs::path(dir) / "config.json";
+  nlohmann::json config;
+  {
+    std::ifstream in(config_path);
+    if (!in) throw FileError(dir, "not a model folder: config.json is missing");
+    try {
+      config = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw FileError(config_path.string(), std::string("invalid JSON: ") + e.what());
+    }
+  }
+  TensorMap hf;
+  if (fs::exists(fs::path(dir) / "model.safetensors")) {
+    hf = load_safetensors((fs::path(dir) / "model.safetensors").string());
+  } else if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
+    const auto bin = (fs::path(dir) / "pytorch_model.bin").string();
+    hf = tensors_of_dict(bin, unpickle(bin), "pytorch_model.bin");
+  } else {
+    throw FileError(dir, "model folder has neither model.safetensors nor pytorch_model.bin");
+  }
+  Checkpoint c{dir, CheckpointFormat::HuggingFaceFolder, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
+  try {
+    c.clip = hf_to_openai(hf);
+  } catch (const Error& e) {
+    throw FileError(dir, e.what());
+  }
+  const auto act = config.value("text_config", nlohmann::json::object()).value("hidden_act", std::string("quick_gelu"));
+  c.gelu_activation = act == "gelu";
+  for (const auto& [file, target] : {std::pair{"vocab.json", &c.hf_vocab_json}, std::pair{"merges.txt", &c.hf_merges_txt}})
+    if (fs::exists(fs::path(dir) / file)) *target = (fs::path(dir) / file).string();
+  return c;
+}
+
+Checkpoint read_project_safetensors(const std::string& path) {
+  Metadata metadata;
+  auto tensors = load_safetensors(path, &metadata);
+  Checkpoint c{path, CheckpointFormat::ActionClipSafetensors, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
+  if (metadata.count("actionclip")) {
+    try {
+      c.metadata = nlohmann::json::parse(metadata.at("actionclip"));
+    } catch (const nlohmann::json::exception& e) {
+      throw FileError(path, std::string("metadata 'actionclip' is not valid JSON: ") + e.what());
+    }
+  }
+  if (tensors.count("text_model.embeddings.token_embedding.weight")) {
+    c.format = CheckpointFormat::HuggingFaceFolder;
+    c.clip = hf_to_openai(tensors);
+    return c;
+  }
+  for (auto& [key, t] : tensors) {
+    if (key.rfind("fusion.", 0) == 0)
+      c.fusion.emplace(key.substr(7), std::move(t));
+    else
+      c.clip.emplace(key, std::move(t));
+  }
+  if (!c.metadata.contains("format") && c.clip.count("visual.conv1.weight")) c.format = CheckpointFormat::TorchStateDict;
+  return c;
+}
+
+}  // namespace
+
+TensorMap hf_to_openai(const TensorMap& hf) {
+  auto get = [&](const std::string& key) -> const torch::Tensor& {
+    auto it = hf.find(key);
+    if (it == hf.end()) throw Error("missing key '" + key + "'");
+    return it->second;
+  };
+  TensorMap out;
+  auto map_encoder = [&](const std::string& hf_prefix, const std::string& openai_prefix) {
+    for (int64_t layer = 0;; ++layer) {
+      const auto from = hf_prefix + std::to_string(layer) + ".";
+      if (!hf.count(from + "layer_norm1.weight")) break;
+      const auto to = openai_prefix + std::to_string(layer) + ".";
+      for (const char* part : {"weight", "bias"}) {
+        const std::string p = part;
+        out[to + "attn.in_proj_" + p] = torch::cat(
+            {get(from + "self_attn.q_proj." + p), get(from + "self_attn.k_proj." + p), get(from + "self_attn.v_proj." + p)});
+        out[to + "attn.out_proj." + p] = get(from + "self_attn.out_proj." + p);
+        out[to + "ln_1." + p] = get(from + "layer_norm1." + p);
+        out[to + "ln_2." + p] = get(from + "layer_norm2." + p);
+        out[to + "mlp.c_fc." + p] = get(from + "mlp.fc1." + p);
+        out[to + "mlp.c_proj." + p] = get(from + "mlp.fc2." + p);
+      }
+    }
+  };
+  map_encoder("vision_model.encoder.layers.", "visual.transformer.resblocks.");
+  map_encoder("text_model.encoder.layers.", "transformer.resblocks.");
+  out["visual.class_embedding"] = get("vision_model.embeddings.class_embedding");
+  out["visual.conv1.weight"] = get("vision_model.embeddings.patch_embedding.weight");
+  out["visual.positional_embedding"] = get("vision_model.embeddings.position_embedding.weight");
+  for (const char* p : {"weight", "bias"}) {
+    out[std::string("visual.ln_pre.") + p] = get(std::string("vision_model.pre_layrnorm.") + p);
+    out[std::string("visual.ln_post.") + p] = get(std::string("vision_model.post_layernorm.") + p);
+    out[std::string("ln_final.") + p] = get(std::string("text_model.final_layer_norm.") + p);
+  }
+  out["visual.proj"] = get("visual_projection.weight").t().contiguous();
+  out["text_projection"] = get("text_projection.weight").t().contiguous();
+  out["token_embedding.weight"] = get("text_model.embeddings.token_embedding.weight");
+  out["positional_embedding"] = get("text_model.embeddings.position_embedding.weight");
+  out["logit_scale"] = get("logit_scale").reshape({});
+  return out;
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  if (!fs::exists(path)) throw FileError(path, "no such file or folder");
+  Checkpoint c;
+  if (fs::is_directory(path)) {
+    c = read_huggingface(path);
+  } else {
+    if (fs::file_size(path) == 0) throw FileError(path, "file is empty");
+    const auto prefix = read_prefix(path, 16);
+    if (is_zip(prefix)) {
+      c = read_torch_zip(path);
+    } else if (is_safetensors(prefix)) {
+      c = read_project_safetensors(path);
+    } else if (!prefix.empty() && static_cast<unsigned char>(prefix[0]) == 0x80) {
+      throw FileError(path, "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current "
+                            "torch.save or convert it to safetensors");
+    } else {
+      throw FileError(path, "unknown model format (expected a TorchScript/torch.save zip archive, a safetensors file "
+                            "or a Hugging Face model folder)");
+    }
+  }
+  c.clip = to_float32(std::move(c.clip));
+  c.fusion = to_float32(std::move(c.fusion));
+  return c;
+}
+
+}  // namespace actionclip::io

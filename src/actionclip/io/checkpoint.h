@@ -1,0 +1,43 @@
+#pragma once
+// Reads every weight format users hold into one canonical form: CLIP tensors under OpenAI's
+// names (float32) and visual-prompt tensors under the reference's fusion-model names.
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "actionclip/io/safetensors.h"
+
+namespace actionclip::io {
+
+enum class CheckpointFormat {
+  OpenAiTorchScript,     // OpenAI's released ViT-B-32.pt / ViT-B-16.pt archives
+  TorchStateDict,        // a torch.save()d state dict with OpenAI names
+  HuggingFaceFolder,     // config.json + model.safetensors or pytorch_model.bin
+  ActionClipCheckpoint,  // the reference's training checkpoints (model_state_dict + fusion_model_state_dict)
+  ActionClipSafetensors, // this project's own format: safetensors + JSON metadata
+};
+
+std::string format_name(CheckpointFormat format);
+
+struct Checkpoint {
+  std::string path;
+  CheckpointFormat format;
+  TensorMap clip;           // OpenAI names, float32
+  TensorMap fusion;         // visual prompt, without the DataParallel "module." prefix
+  nlohmann::json metadata;  // this project's metadata ({} for other formats)
+  std::optional<int64_t> epoch;
+  // Tokenizer files that travel with the weights (HF folders), empty otherwise.
+  std::string hf_vocab_json, hf_merges_txt;
+  bool gelu_activation = false;  // HF configs may name plain GELU instead of QuickGELU
+};
+
+// Detects the format of `path` (file or folder) and reads it. Every failure is a FileError
+// naming the path and the problem (missing key, unknown format, truncated or corrupt file).
+Checkpoint read_checkpoint(const std::string& path);
+
+// Maps Hugging Face CLIPModel parameter names to OpenAI's (separate q/k/v are fused).
+TensorMap hf_to_openai(const TensorMap& hf);
+
+}  // namespace actionclip::io

@@ -1,0 +1,53 @@
+#pragma once
+// One entry point from any weight file to a ready ActionClipModel, and the project's own
+// format (safetensors + JSON metadata) back out.
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actionclip/clip/tokenizer.h"
+#include "actionclip/io/checkpoint.h"
+#include "actionclip/model/actionclip_model.h"
+
+namespace actionclip {
+
+struct LoadOptions {
+  // An ActionCLIP training checkpoint whose weights (CLIP and visual prompt) replace the
+  // model file's, as the reference's `pretrain` option does.
+  std::string checkpoint;
+  std::optional<PromptType> prompt;  // default: from the weights (meanP for plain CLIP)
+  std::optional<int64_t> num_frames; // default: from the metadata or 8
+  std::string bpe_path;              // OpenAI merges file; default: searched (see find_bpe_file)
+  bool load_tokenizer = true;
+  torch::Device device = torch::kCPU;
+};
+
+struct LoadedModel {
+  ActionClipModel model{nullptr};
+  std::shared_ptr<const Tokenizer> tokenizer;
+  io::CheckpointFormat format;
+  std::string path;
+  nlohmann::json metadata;  // labels, templates, ... when the file carries them
+  std::vector<std::string> unused_keys;
+};
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
+
+// Copies `tensors` into the module's parameters and buffers by name. A missing key or a
+// shape mismatch is a FileError naming `path` and the key; returns keys the module lacks.
+std::vector<std::string> assign_state(torch::nn::Module& module, const io::TensorMap& tensors, const std::string& path,
+                                      const std::string& what);
+
+// Writes the project format: CLIP under OpenAI names, the visual prompt under "fusion.",
+// architecture and `extra_metadata` (labels, templates...) as JSON in the header.
+void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata = {});
+
+// The OpenAI BPE merges file: `explicit_path`, else $ACTIONCLIP_BPE, else
+// bpe_simple_vocab_16e6.txt.gz beside the model, else in the installed data folder.
+std::string find_bpe_file(const std::string& explicit_path, const std::string& model_path);
+
+}  // namespace actionclip
