@@ -1,0 +1,43 @@
+#pragma once
+// OpenAI CLIP's byte-level BPE tokenizer (clip/simple_tokenizer.py), reproduced id for id.
+//
+// Text is cleaned as the reference does (ftfy.fix_text, approximated by NFC; HTML unescaped twice;
+// whitespace collapsed; Unicode lowercase), split with CLIP's pre-tokenisation pattern, and each piece
+// is byte-pair encoded. A Tokenizer is cheap to copy (copies share one vocabulary and one word cache)
+// and safe to use from several threads at once.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace actionclip {
+
+class Tokenizer {
+ public:
+  // OpenAI's merges file bpe_simple_vocab_16e6.txt.gz. Throws FileError if it is missing, not gzip,
+  // truncated, or does not hold CLIP's 48894 merges.
+  static Tokenizer from_openai_bpe(const std::string& bpe_gz_path);
+  // A Hugging Face CLIP model folder's vocab.json (token -> id) and merges.txt. Throws FileError if
+  // either is unreadable or they disagree (a merge whose parts or result vocab.json lacks).
+  static Tokenizer from_hf_files(const std::string& vocab_json_path, const std::string& merges_txt_path);
+
+  // Token ids of `text` (UTF-8), without SOT/EOT. Throws Error if `text` is not valid UTF-8.
+  std::vector<int64_t> encode(const std::string& text) const;
+
+  // SOT, encode(text), EOT, zero-padded to context_length. Text that does not fit throws Error,
+  // unless `truncate`, which cuts it and keeps EOT as the last token.
+  std::vector<int64_t> tokenize(const std::string& text, int context_length = 77, bool truncate = false) const;
+
+  int64_t sot_token() const;
+  int64_t eot_token() const;
+  // Rows the token embedding needs: one more than the largest id.
+  int64_t vocab_size() const;
+
+ private:
+  struct Vocabulary;
+  explicit Tokenizer(std::shared_ptr<const Vocabulary> vocab);
+
+  std::shared_ptr<const Vocabulary> vocab_;
+};
+
+}  // namespace actionclip
