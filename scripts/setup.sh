@@ -8,7 +8,8 @@ build="${1:-$here/build}"
 packages=(build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev)
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev
+  ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,8 @@
 // Locates ../shared/fixtures (or $ACTIONCLIP_FIXTURES) for parity tests.
 #include <gtest/gtest.h>
 
+#include "actionclip/build_paths.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>

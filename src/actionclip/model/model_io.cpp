@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actionclip/io/safetensors.h"
+#include "actionclip/build_paths.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {

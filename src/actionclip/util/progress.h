@@ -1,0 +1,37 @@
+#pragma once
+// Progress of long jobs: a live bar with items, rate and ETA on a terminal; on a pipe or log
+// file only a line every ~10% (and at the end), so logs stay readable.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace actionclip {
+
+class Progress {
+ public:
+  // `total` 0 means unknown. Output goes to stderr; `enabled` false silences it entirely.
+  Progress(std::string label, int64_t total, bool enabled = true);
+  ~Progress();
+
+  void advance(int64_t items = 1, const std::string& status = {});
+  void set_total(int64_t total) { total_ = total; }
+  void finish(const std::string& status = {});
+  double elapsed_seconds() const;
+  double rate() const;  // items per second so far
+
+ private:
+  void draw(bool final_line, const std::string& status);
+
+  std::string label_;
+  int64_t total_;
+  int64_t done_ = 0;
+  bool enabled_, tty_, finished_ = false;
+  int last_logged_decile_ = -1;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// "1h02m", "3m05s", "12s".
+std::string format_duration(double seconds);
+
+}  // namespace actionclip

@@ -1,0 +1,16 @@
+#pragma once
+// Each group of subcommands registers itself on the application; the chosen one stores its
+// work in `action`.
+#include <CLI/CLI.hpp>
+
+#include "common.h"
+
+namespace actionclip::cli {
+
+void add_model_commands(CLI::App& app, Action& action);     // info, convert
+void add_embed_commands(CLI::App& app, Action& action);     // embed-text, embed-image, embed-video, search
+void add_classify_commands(CLI::App& app, Action& action);  // zero-shot-image, classify
+void add_synth_command(CLI::App& app, Action& action);      // synth
+void add_bench_command(CLI::App& app, Action& action);      // bench
+
+}  // namespace actionclip::cli

@@ -1,0 +1,150 @@
+#include "common.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "actionclip/data/labels.h"
+#include "actionclip/io/npy.h"
+#include "actionclip/util/error.h"
+
+namespace actionclip::cli {
+namespace fs = std::filesystem;
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+}
+
+void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options) {
+  cmd->add_option("-m,--model", args.model,
+                  "weights: OpenAI .pt archive, state dict, HF folder, ActionCLIP checkpoint or .safetensors")
+      ->required();
+  cmd->add_option("--bpe", args.bpe, "OpenAI tokenizer file bpe_simple_vocab_16e6.txt.gz (default: beside the model)");
+  add_device_option(cmd, args.device);
+  if (video_options) {
+    cmd->add_option("-c,--checkpoint", args.checkpoint, "ActionCLIP training checkpoint (CLIP + visual prompt weights)");
+    cmd->add_option("--prompt", args.prompt, "visual prompt: meanP, Conv_1D, LSTM, Transf, Transf_cls (default: from weights)");
+    cmd->add_option("--frames", args.frames, "frames sampled per video (TSN segments)")->check(CLI::Range(1, 512));
+  }
+}
+
+torch::Device parse_device(const std::string& name) {
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(name);
+  } catch (const c10::Error&) {
+    throw Error("unknown device '" + name + "' (use cpu or cuda)");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw Error("--device " + name + ": this build or machine has no CUDA device");
+  return device;
+}
+
+LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
+  LoadOptions options;
+  options.checkpoint = args.checkpoint;
+  options.bpe_path = args.bpe;
+  options.device = parse_device(args.device);
+  options.load_tokenizer = need_tokenizer;
+  if (!args.prompt.empty()) options.prompt = prompt_type_from_name(args.prompt);
+  if (args.frames > 0) options.num_frames = args.frames;
+  return load_model(args.model, options);
+}
+
+void configure_threads(int threads) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads > 0 ? threads : cores);
+}
+
+std::vector<std::string> resolve_labels(const std::string& inline_labels, const std::string& labels_file, bool humanize) {
+  if (inline_labels.empty() == labels_file.empty()) throw Error("give exactly one of --labels and --labels-file");
+  auto labels = labels_file.empty() ? data::parse_label_list(inline_labels) : data::read_label_file(labels_file);
+  if (labels.empty()) throw Error("no labels given");
+  if (humanize)
+    for (auto& label : labels) label = data::humanize_label(label);
+  return labels;
+}
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }
+
+void write_embeddings(const std::string& output, const torch::Tensor& embeddings, const std::string& names_key,
+                      const std::vector<std::string>& names) {
+  if (output.size() > 4 && output.substr(output.size() - 4) == ".npy") {
+    io::save_npy(output, embeddings);
+    return;
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  auto contiguous = embeddings.contiguous();
+  for (int64_t i = 0; i < contiguous.size(0); ++i) {
+    auto row = contiguous[i];
+    rows.push_back(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()));
+  }
+  nlohmann::json doc = {{names_key, names}, {"embeddings", rows}};
+  if (output.empty() || output == "-") {
+    std::cout << doc.dump() << std::endl;
+  } else {
+    std::ofstream out(output);
+    if (!out) throw FileError(output, "cannot open for writing");
+    out << doc.dump() << '\n';
+  }
+}
+
+std::vector<std::pair<std::string, double>> top_k(const torch::Tensor& probabilities, const std::vector<std::string>& labels,
+                                                   int k) {
+  const auto count = std::min<int64_t>(k, probabilities.numel());
+  auto [values, indices] = probabilities.topk(count);
+  std::vector<std::pair<std::string, double>> out;
+  for (int64_t i = 0; i < count; ++i)
+    out.emplace_back(labels[static_cast<size_t>(indices[i].item<int64_t>())], values[i].item<double>());
+  return out;
+}
+
+namespace {
+
+const std::set<std::string> kVideoExtensions = {".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg",
+                                                ".mpeg", ".flv", ".wmv", ".3gp", ".ts", ".ogv"};
+
+bool is_rawframe_folder(const fs::path& dir) { return fs::exists(dir / "img_00001.jpg") || fs::exists(dir / "img_00001.png"); }
+
+std::string lowercase_extension(const fs::path& p) {
+  auto ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> paths;
+  for (const auto& input : inputs) {
+    const fs::path p(input);
+    if (fs::is_directory(p) && !is_rawframe_folder(p)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::recursive_directory_iterator(p)) {
+        if (entry.is_directory() && is_rawframe_folder(entry.path())) found.push_back(entry.path().string());
+        else if (entry.is_regular_file() && kVideoExtensions.count(lowercase_extension(entry.path())))
+          found.push_back(entry.path().string());
+      }
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else if (lowercase_extension(p) == ".txt" && fs::is_regular_file(p)) {
+      std::ifstream in(p);
+      std::string line;
+      while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string path;
+        if (!(fields >> path)) continue;
+        paths.push_back(fs::path(path).is_absolute() ? path : (p.parent_path() / path).string());
+      }
+    } else {
+      paths.push_back(input);  // missing paths are reported by the decoder, with the others still run
+    }
+  }
+  return paths;
+}
+
+}  // namespace actionclip::cli

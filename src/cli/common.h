@@ -1,0 +1,58 @@
+#pragma once
+// Options and helpers shared by the commands. The CLI stays a thin layer: every command
+// parses flags, calls the library, and prints.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "actionclip/model/model_io.h"
+
+namespace actionclip::cli {
+
+// A command's work, chosen by the parser and run after parsing; returns the exit code.
+using Action = std::function<int()>;
+
+struct ModelArgs {
+  std::string model;
+  std::string checkpoint;
+  std::string bpe;
+  std::string prompt;
+  std::string device = "cpu";
+  int frames = 0;  // 0: from the weights or 8
+};
+
+struct RuntimeArgs {
+  int threads = 0;  // 0: all cores
+};
+
+void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options);
+void add_device_option(CLI::App* cmd, std::string& device);
+torch::Device parse_device(const std::string& name);
+LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
+
+// libtorch's intra-op threads: OpenMP starts with one thread on these machines.
+void configure_threads(int threads);
+
+// Labels from --labels "a,b,c" or --labels-file FILE (reference CSV, one per line, classInd).
+std::vector<std::string> resolve_labels(const std::string& inline_labels, const std::string& labels_file, bool humanize);
+
+// Writes [N, D] embeddings as .npy, or JSON ({"texts"/"paths": ..., "embeddings": [[...]]})
+// to a .json path or stdout ("-").
+void write_embeddings(const std::string& output, const torch::Tensor& embeddings, const std::string& names_key,
+                      const std::vector<std::string>& names);
+
+std::vector<std::pair<std::string, double>> top_k(const torch::Tensor& probabilities, const std::vector<std::string>& labels,
+                                                   int k);
+
+void print_json(const nlohmann::json& value);
+
+// Expands video arguments: files as given, folders recursively to their video files (or as
+// one rawframe folder when they hold img_00001.jpg), and .txt lists (one path per line, an
+// optional trailing label ignored).
+std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs);
+
+}  // namespace actionclip::cli

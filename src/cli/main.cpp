@@ -1,0 +1,34 @@
+// actionclip: video action recognition as video-text matching, in one native binary.
+#include <iostream>
+
+#include "actionclip/util/error.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"actionclip: ActionCLIP video action recognition (video-text matching) in C++"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command name
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  int threads = 0;
+  app.add_option("-t,--threads", threads, "CPU threads for the model (default: all cores)");
+
+  actionclip::cli::Action action;
+  actionclip::cli::add_model_commands(app, action);
+  actionclip::cli::add_embed_commands(app, action);
+  actionclip::cli::add_classify_commands(app, action);
+  actionclip::cli::add_synth_command(app, action);
+  actionclip::cli::add_bench_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    actionclip::cli::configure_threads(threads);
+    return action ? action() : 0;
+  } catch (const std::exception& e) {
+    std::cerr << "actionclip: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+// actionclip info / convert
+#include <iostream>
+
+#include "actionclip/model/text_prompts.h"
+#include "commands.h"
+#include "common.h"
+
+namespace actionclip::cli {
+
+void add_model_commands(CLI::App& app, Action& action) {
+  {
+    auto* cmd = app.add_subcommand("info", "Show a model file's format, architecture, sizes and parameter count");
+    auto args = std::make_shared<ModelArgs>();
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("model", args->model, "weights file or folder")->required();
+    cmd->add_option("-c,--checkpoint", args->checkpoint, "ActionCLIP training checkpoint to apply");
+    cmd->add_flag("--json", *json, "machine-readable output");
+    cmd->callback([&action, args, json] {
+      action = [args, json] {
+        auto loaded = load_model_from_args(*args, false);
+        const auto& c = loaded.model->clip->config();
+        int64_t clip_params = 0, prompt_params = 0;
+        for (const auto& p : loaded.model->clip->parameters()) clip_params += p.numel();
+        for (const auto& p : loaded.model->fusion->parameters()) prompt_params += p.numel();
+        nlohmann::json info = {{"path", loaded.path},
+                               {"format", io::format_name(loaded.format)},
+                               {"architecture", c},
+                               {"visual_prompt", prompt_type_name(loaded.model->options().prompt)},
+                               {"num_frames", loaded.model->options().num_frames},
+                               {"parameters", {{"clip", clip_params}, {"visual_prompt", prompt_params}}},
+                               {"unused_keys", loaded.unused_keys}};
+        if (loaded.metadata.contains("labels")) info["labels"] = loaded.metadata.at("labels").size();
+        if (*json) {
+          print_json(info);
+          return 0;
+        }
+        std::cout << "file            " << loaded.path << "\n"
+                  << "format          " << io::format_name(loaded.format) << "\n"
+                  << "image encoder   ViT, " << c.vision_layers << " layers, width " << c.vision_width << ", "
+                  << c.vision_heads << " heads, patch " << c.vision_patch_size << ", resolution " << c.image_resolution
+                  << "\n"
+                  << "text encoder    " << c.text_layers << " layers, width " << c.text_width << ", " << c.text_heads
+                  << " heads, context " << c.context_length << ", vocabulary " << c.vocab_size << "\n"
+                  << "embedding       " << c.embed_dim << "\n"
+                  << "visual prompt   " << prompt_type_name(loaded.model->options().prompt) << " ("
+                  << loaded.model->options().num_frames << " frames)\n"
+                  << "parameters      " << clip_params + prompt_params << " (CLIP " << clip_params << ", prompt "
+                  << prompt_params << ")\n"
+                  << "logit scale     " << loaded.model->clip->logit_scale.exp().item<double>() << "\n";
+        if (!loaded.unused_keys.empty()) std::cout << "unused keys     " << loaded.unused_keys.size() << "\n";
+        return 0;
+      };
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("convert", "Convert any supported weights to actionclip's safetensors format");
+    auto args = std::make_shared<ModelArgs>();
+    auto output = std::make_shared<std::string>();
+    auto labels = std::make_shared<std::string>();
+    auto labels_file = std::make_shared<std::string>();
+    auto templates = std::make_shared<std::string>();
+    cmd->add_option("input", args->model, "weights file or folder")->required();
+    cmd->add_option("output", *output, "output .safetensors")->required();
+    cmd->add_option("-c,--checkpoint", args->checkpoint, "ActionCLIP training checkpoint to merge in");
+    cmd->add_option("--prompt", args->prompt, "visual prompt type to record (default: from weights)");
+    cmd->add_option("--frames", args->frames, "frames per video to record");
+    cmd->add_option("--labels", *labels, "comma-separated label names to store with the model");
+    cmd->add_option("--labels-file", *labels_file, "label file to store with the model");
+    cmd->add_option("--templates", *templates, "template set name or file to store with the model");
+    cmd->callback([&action, args, output, labels, labels_file, templates] {
+      action = [args, output, labels, labels_file, templates] {
+        auto loaded = load_model_from_args(*args, false);
+        nlohmann::json metadata = loaded.metadata.is_object() ? loaded.metadata : nlohmann::json::object();
+        metadata["source"] = {{"path", loaded.path}, {"format", io::format_name(loaded.format)}};
+        if (!labels->empty() || !labels_file->empty()) metadata["labels"] = resolve_labels(*labels, *labels_file, false);
+        if (!templates->empty()) metadata["templates"] = resolve_templates(*templates).templates;
+        save_model(*output, loaded.model, metadata);
+        std::cerr << "wrote " << *output << " (" << prompt_type_name(loaded.model->options().prompt) << ")\n";
+        return 0;
+      };
+    });
+  }
+}
+
+}  // namespace actionclip::cli
