@@ -1,0 +1,334 @@
+// The built `actionclip` binary end to end, as a user runs it: exit codes, JSON output, error
+// reports that name the bad input, and the files it writes. Uses the tiny reference ActionCLIP
+// checkpoint (Transf prompt, resolution 32) and the fixture videos.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "actionclip/build_paths.h"
+#include "actionclip/io/npy.h"
+#include "fixtures.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using actionclip::testing::fixture;
+using nlohmann::json;
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct CliRun {
+  int code = -1;
+  std::string out;  // stdout (with stderr appended when the run merged them)
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(actionclip::testing::fixtures_dir()))
+      GTEST_SKIP() << "fixtures not found at " << actionclip::testing::fixtures_dir() << " (set ACTIONCLIP_FIXTURES)";
+    ASSERT_TRUE(fs::exists(ACTIONCLIP_CLI_PATH)) << "CLI not built at " << ACTIONCLIP_CLI_PATH;
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = fs::temp_directory_path() / ("actionclip_cli_" + test + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    if (!dir_.empty()) fs::remove_all(dir_, ignored);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(dir_ / name, std::ios::binary) << bytes;
+    return path(name);
+  }
+
+  // Runs `actionclip ARGS`. The text-embedding cache goes to this test's folder, never $HOME.
+  CliRun run(const std::string& args, bool merge_stderr = false) const {
+    const auto err_file = path("stderr.txt");
+    const std::string command = "ACTIONCLIP_CACHE=" + quote(path("cache")) + " " + quote(ACTIONCLIP_CLI_PATH) + " " +
+                                args + (merge_stderr ? " 2>&1" : " 2>" + quote(err_file));
+    CliRun result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) {
+      ADD_FAILURE() << "popen failed for " << command;
+      return result;
+    }
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!merge_stderr) result.err = read_bytes(err_file);
+    return result;
+  }
+
+  // Runs and parses stdout as JSON, failing the test on a non-JSON output.
+  json run_json(const std::string& args, int expected_code = 0) const {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, expected_code) << args << "\nstderr: " << r.err;
+    try {
+      return json::parse(r.out);
+    } catch (const json::exception& e) {
+      ADD_FAILURE() << "not JSON (" << e.what() << "): " << r.out << "\nstderr: " << r.err;
+      return json::object();
+    }
+  }
+
+  static std::string bpe() {
+    return quote((actionclip::testing::shared_data_dir() / "clip" / "bpe_simple_vocab_16e6.txt.gz").string());
+  }
+  static std::string model() { return quote(fixture("reference/actionclip-tiny-transf.pt")); }
+  static std::string video() { return fixture("video/clip_h264.mp4"); }
+
+ private:
+  fs::path dir_;
+};
+
+// The predictions of a classify result: label -> probability, in the printed order.
+std::vector<std::pair<std::string, double>> predictions(const json& result) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& p : result.at("predictions")) out.emplace_back(p.at("label"), p.at("probability"));
+  return out;
+}
+
+void expect_distribution(const std::vector<std::pair<std::string, double>>& top) {
+  double sum = 0;
+  for (size_t i = 0; i < top.size(); ++i) {
+    sum += top[i].second;
+    if (i > 0) {
+      EXPECT_GE(top[i - 1].second, top[i].second) << "not sorted at " << i;
+    }
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+}
+
+}  // namespace
+
+TEST_F(CliTest, ClassifyIsDeterministicAndSingleViewByDefault) {
+  const auto base = "classify -q --json -m " + model() + " --bpe " + bpe() + " --labels 'a,b,c,d' -k 4 " + quote(video());
+  const auto first = run_json(base);
+  ASSERT_EQ(first.at("results").size(), 1u) << first.dump();
+  const auto top = predictions(first["results"][0]);
+  ASSERT_EQ(top.size(), 4u);
+  expect_distribution(top);
+  std::set<std::string> labels;
+  for (const auto& [label, _] : top) labels.insert(label);
+  EXPECT_EQ(labels, (std::set<std::string>{"a", "b", "c", "d"}));
+
+  // A second run (now reading the text cache) and an explicit --views 1x1 give the same scores.
+  for (const auto& args : {base, base + " --views 1x1"}) {
+    const auto again = predictions(run_json(args).at("results").at(0));
+    ASSERT_EQ(again.size(), top.size()) << args;
+    for (size_t i = 0; i < top.size(); ++i) {
+      EXPECT_EQ(again[i].first, top[i].first) << args;
+      EXPECT_NEAR(again[i].second, top[i].second, 1e-6) << args;
+    }
+  }
+
+  const auto multi = run_json(base + " --views 3x2");
+  EXPECT_EQ(multi.at("views"), "3x2");
+  const auto multi_top = predictions(multi.at("results").at(0));
+  EXPECT_EQ(multi_top.size(), 4u);
+  expect_distribution(multi_top);
+}
+
+TEST_F(CliTest, ClassifyReportsEveryBadVideoAndStillClassifiesTheGoodOne) {
+  fs::create_directories(path("videos"));
+  const auto original = read_bytes(video());
+  write("videos/good.mp4", original);
+  write("videos/empty.mp4", "");
+  std::mt19937 rng(99);
+  std::string random(20000, '\0');
+  for (auto& b : random) b = static_cast<char>(rng() & 0xff);
+  write("videos/random.mp4", random);
+  write("videos/truncated.mp4", original.substr(0, original.size() * 3 / 10));
+  // A valid 8 kHz mono 16-bit WAV with 800 samples: a real media file with no video stream.
+  // Folder expansion only picks video extensions, so it is passed explicitly.
+  std::string wav = "RIFF";
+  auto u32 = [](uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  auto u16 = [](uint16_t v) { return std::string{char(v), char(v >> 8)}; };
+  const uint32_t data_bytes = 800 * 2;
+  wav += u32(36 + data_bytes) + "WAVEfmt " + u32(16) + u16(1) + u16(1) + u32(8000) + u32(16000) + u16(2) + u16(16) +
+         "data" + u32(data_bytes) + std::string(data_bytes, '\x10');
+  const auto audio = write("audio.wav", wav);
+  const auto missing = path("no-such-video.mp4");
+
+  const auto doc = run_json("classify -q --json -m " + model() + " --bpe " + bpe() + " --labels 'a,b' " +
+                                quote(path("videos")) + " " + quote(audio) + " " + quote(missing),
+                            2);
+  EXPECT_EQ(doc.at("videos"), 6);
+  EXPECT_EQ(doc.at("failed"), 5);
+  std::set<std::string> failed;
+  for (const auto& r : doc.at("results")) {
+    const std::string p = r.at("path");
+    if (fs::path(p).filename() == "good.mp4") {
+      EXPECT_FALSE(r.contains("error")) << r.dump();
+      expect_distribution(predictions(r));
+      continue;
+    }
+    ASSERT_TRUE(r.contains("error")) << r.dump();
+    EXPECT_NE(r["error"].get<std::string>().find(fs::path(p).filename().string()), std::string::npos) << r.dump();
+    failed.insert(fs::path(p).filename().string());
+  }
+  EXPECT_EQ(failed, (std::set<std::string>{"empty.mp4", "random.mp4", "truncated.mp4", "audio.wav", "no-such-video.mp4"}));
+}
+
+TEST_F(CliTest, ClassifyWithTheHmdbLabelFile) {
+  const auto csv = actionclip::testing::shared_data_dir() / "actionclip-labels" / "hmdb51_labels.csv";
+  // The file has CRLF line ends and an "id,name" header; the expected names come straight from it.
+  std::set<std::string> expected;
+  std::istringstream lines(read_bytes(csv.string()));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) expected.insert(line.substr(line.find(',') + 1));
+  }
+  ASSERT_EQ(expected.size(), 51u);
+
+  const auto doc = run_json("classify -q --json -m " + model() + " --bpe " + bpe() + " --labels-file " +
+                            quote(csv.string()) + " -k 51 " + quote(video()));
+  const auto top = predictions(doc.at("results").at(0));
+  std::set<std::string> labels;
+  for (const auto& [label, _] : top) labels.insert(label);
+  EXPECT_EQ(labels, expected);
+  expect_distribution(top);
+}
+
+TEST_F(CliTest, InfoOnGarbageFailsNamingTheFile) {
+  const auto garbage = write("garbage.bin", std::string(1000, '\x07'));
+  const auto r = run("info " + quote(garbage), true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(garbage), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ConvertStoresLabelsThatClassifyUses) {
+  const auto converted = path("model.safetensors");
+  const auto c = run("convert " + model() + " " + quote(converted) + " --labels 'x,y'");
+  ASSERT_EQ(c.code, 0) << c.err;
+
+  const auto info = run_json("info --json " + quote(converted));
+  EXPECT_EQ(info.at("format"), "actionclip-safetensors");
+  EXPECT_EQ(info.at("visual_prompt"), "Transf");
+  EXPECT_EQ(info.at("labels"), 2);
+
+  const auto doc = run_json("classify -q --json -m " + quote(converted) + " --bpe " + bpe() + " " + quote(video()));
+  const auto top = predictions(doc.at("results").at(0));
+  std::set<std::string> labels;
+  for (const auto& [label, _] : top) labels.insert(label);
+  EXPECT_EQ(labels, (std::set<std::string>{"x", "y"}));
+  expect_distribution(top);
+}
+
+TEST_F(CliTest, EmbedTextAsJsonAndNpy) {
+  const std::string texts = "'a person jumping' 'a dog' 'riding a bike'";
+  const auto doc = run_json("embed-text -m " + model() + " --bpe " + bpe() + " " + texts);
+  EXPECT_EQ(doc.at("texts").get<std::vector<std::string>>(),
+            (std::vector<std::string>{"a person jumping", "a dog", "riding a bike"}));
+  const auto& rows = doc.at("embeddings");
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 128u);
+    double norm = 0;
+    for (const auto& v : row) norm += v.get<double>() * v.get<double>();
+    EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-4);
+  }
+
+  const auto npy = path("texts.npy");
+  const auto r = run("embed-text -m " + model() + " --bpe " + bpe() + " -o " + quote(npy) + " " + texts);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto array = actionclip::io::load_npy(npy);
+  ASSERT_EQ(array.sizes(), torch::IntArrayRef({3, 128}));
+  // The same vectors either way.
+  auto from_json = torch::empty({3, 128});
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 128; ++j) from_json[i][j] = rows[i][j].get<float>();
+  EXPECT_TRUE(torch::allclose(array, from_json, 0, 1e-6));
+}
+
+TEST_F(CliTest, ZeroShotImageOnAPpm) {
+  // A 40x30 binary PPM with a red/green split, which FFmpeg's image demuxer reads.
+  std::string ppm = "P6\n40 30\n255\n";
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < 40; ++x) ppm += x < 20 ? std::string("\xff\x00\x00", 3) : std::string("\x00\xff\x00", 3);
+  const auto image = write("split.ppm", ppm);
+  const auto doc =
+      run_json("zero-shot-image -m " + model() + " --bpe " + bpe() + " --labels 'red,green' --json " + quote(image));
+  ASSERT_EQ(doc.size(), 1u) << doc.dump();
+  EXPECT_EQ(doc[0].at("path"), image);
+  const auto top = predictions(doc[0]);
+  ASSERT_EQ(top.size(), 2u);
+  expect_distribution(top);
+}
+
+TEST_F(CliTest, EmbedVideoThenSearch) {
+  const std::vector<std::string> videos = {fixture("video/clip_h264.mp4"), fixture("video/clip_xvid.avi"),
+                                           fixture("video/clip_vp9.webm")};
+  const auto index = path("index.safetensors");
+  std::string args = "embed-video -m " + model() + " -o " + quote(index);
+  for (const auto& v : videos) args += " " + quote(v);
+  const auto e = run(args);
+  ASSERT_EQ(e.code, 0) << e.err;
+
+  const auto doc = run_json("search -m " + model() + " --bpe " + bpe() + " --index " + quote(index) +
+                            " 'a query' --json -k 3");
+  ASSERT_EQ(doc.size(), 1u) << doc.dump();
+  EXPECT_EQ(doc[0].at("query"), "a query");
+  const auto& hits = doc[0].at("results");
+  ASSERT_EQ(hits.size(), 3u);
+  std::set<std::string> paths;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    paths.insert(hits[i].at("path").get<std::string>());
+    if (i > 0) {
+      EXPECT_GE(hits[i - 1].at("score").get<double>(), hits[i].at("score").get<double>());
+    }
+  }
+  EXPECT_EQ(paths, std::set<std::string>(videos.begin(), videos.end()));
+}
+
+TEST_F(CliTest, HelpWorksForEverySubcommand) {
+  const auto top = run("--help", true);
+  ASSERT_EQ(top.code, 0) << top.out;
+  // CLI11 lists subcommands under "Subcommands:", one per line, name first.
+  std::vector<std::string> commands;
+  std::istringstream lines(top.out.substr(std::min(top.out.find("Subcommands:"), top.out.size())));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line) && !line.empty()) {
+    std::istringstream words(line);
+    std::string name;
+    if (words >> name) commands.push_back(name);
+  }
+  for (const char* known : {"info", "convert", "embed-text", "embed-video", "search", "zero-shot-image", "classify"})
+    EXPECT_NE(std::find(commands.begin(), commands.end(), known), commands.end()) << known << " missing in:\n" << top.out;
+  for (const auto& command : commands) {
+    const auto r = run(command + " --help", true);
+    EXPECT_EQ(r.code, 0) << command << ":\n" << r.out;
+    EXPECT_NE(r.out.find(command), std::string::npos) << command << ":\n" << r.out;
+  }
+}
