@@ -258,7 +258,6 @@ TEST(BadInputs, SafetensorsHeaderLongerThanTheFile) {
 // A corrupt header can declare any shape. The reader must compare the declared shape with the
 // bytes it has before allocating, or a negative or enormous shape escapes as a c10::Error (or
 // an attempt to allocate terabytes) instead of a FileError naming the tensor.
-// KNOWN BUG, fails until fixed: load_safetensors calls torch::empty(shape) before checking it.
 TEST(BadInputs, SafetensorsShapeThatDoesNotMatchItsBytes) {
   TempDir dir;
   for (const std::string shape : {"[-1]", "[1000000, 1000000]"}) {
@@ -274,7 +273,6 @@ TEST(BadInputs, SafetensorsShapeThatDoesNotMatchItsBytes) {
 
 // A single Hugging Face model.safetensors given as the model file (not its folder), with a
 // weight missing: the error must still be a FileError naming the file and the key.
-// KNOWN BUG, fails until fixed: read_project_safetensors lets hf_to_openai's plain Error escape.
 TEST(BadInputs, HuggingFaceSafetensorsFileWithAMissingKey) {
   REQUIRE_FIXTURES();
   TempDir dir;

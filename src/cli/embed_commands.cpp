@@ -41,8 +41,14 @@ VideoIndex load_index(const std::string& path) {
   if (!metadata.count("actionclip_index") || !tensors.count("embeddings"))
     throw FileError(path, "not a video index written by 'actionclip embed-video'");
   VideoIndex index;
-  index.info = nlohmann::json::parse(metadata.at("actionclip_index"));
-  index.paths = index.info.at("paths").get<std::vector<std::string>>();
+  try {
+    index.info = nlohmann::json::parse(metadata.at("actionclip_index"));
+    index.paths = index.info.at("paths").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, std::string("damaged index metadata: ") + e.what());
+  }
+  if (static_cast<int64_t>(index.paths.size()) != tensors.at("embeddings").size(0))
+    throw FileError(path, "index holds a different number of paths and embeddings");
   index.embeddings = tensors.at("embeddings");
   return index;
 }
@@ -117,7 +123,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
             return;
           }
           index.paths.push_back(video.path);
-          rows.push_back(l2_normalize(video.view_features.mean(0)));
+          rows.push_back(l2_normalize(l2_normalize(video.view_features).mean(0)));
         }, &progress);
         progress.finish();
         if (rows.empty()) throw Error("no video could be embedded");

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   actionclip::cli::add_embed_commands(app, action);
   actionclip::cli::add_classify_commands(app, action);
   actionclip::cli::add_synth_command(app, action);
+  actionclip::cli::add_train_commands(app, action);
   actionclip::cli::add_bench_command(app, action);
 
   try {

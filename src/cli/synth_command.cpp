@@ -35,9 +35,9 @@ void add_synth_command(CLI::App& app, Action& action) {
       if (!shapes->empty()) options->shapes = data::parse_label_list(*shapes);
       if (!motions->empty()) options->motions = data::parse_label_list(*motions);
       Progress progress("synth", 0, !*json);
-      auto summary = data::generate_synth_dataset(*options, [&](int done, int total) {
+      auto summary = data::generate_synth_dataset(*options, [&](int, int total) {
         progress.set_total(total);
-        progress.advance(1, std::to_string(done) + " videos");
+        progress.advance(1);
       });
       progress.finish();
       if (*json) {

@@ -1,5 +1,7 @@
 #include "actionclip/inference/video_encoder.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include "actionclip/util/error.h"
 #include "actionclip/util/ordered_prefetcher.h"
 
@@ -17,8 +19,8 @@ VideoEncoder::VideoEncoder(ActionClipModel model, VideoEncoderOptions options)
     : model_(std::move(model)), options_(std::move(options)) {}
 
 torch::Tensor VideoEncoder::encode_views(const torch::Tensor& views) {
-  torch::NoGradGuard no_grad;
-  return l2_normalize(model_->encode_video(views.to(options_.device))).to(torch::kFloat32).cpu();
+  c10::InferenceMode inference;
+  return model_->encode_video(views.to(options_.device)).to(torch::kFloat32).cpu();
 }
 
 EncodeStats VideoEncoder::encode(const std::vector<std::string>& paths, const std::function<void(EncodedVideo&)>& on_video,

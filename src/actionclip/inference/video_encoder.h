@@ -24,7 +24,7 @@ struct VideoEncoderOptions {
 struct EncodedVideo {
   size_t index;
   std::string path;
-  torch::Tensor view_features;  // [views, D], unit length; undefined when `error` is set
+  torch::Tensor view_features;  // [views, D] as the model outputs them; undefined when `error` is set
   std::string error;
 };
 
@@ -41,7 +41,7 @@ class VideoEncoder {
   EncodeStats encode(const std::vector<std::string>& paths, const std::function<void(EncodedVideo&)>& on_video,
                      Progress* progress = nullptr);
 
-  // Unit-length features [views, D] of already prepared views [views, T, 3, S, S].
+  // Features [views, D] of already prepared views [views, T, 3, S, S].
   torch::Tensor encode_views(const torch::Tensor& views);
 
  private:

@@ -155,7 +155,13 @@ Checkpoint read_project_safetensors(const std::string& path) {
   }
   if (tensors.count("text_model.embeddings.token_embedding.weight")) {
     c.format = CheckpointFormat::HuggingFaceFolder;
-    c.clip = hf_to_openai(tensors);
+    try {
+      c.clip = hf_to_openai(tensors);
+    } catch (const FileError&) {
+      throw;
+    } catch (const Error& e) {
+      throw FileError(path, e.what());
+    }
     return c;
   }
   for (auto& [key, t] : tensors) {

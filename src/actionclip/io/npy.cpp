@@ -66,6 +66,12 @@ torch::Tensor load_npy(const std::string& path) {
   const std::regex digits("\\d+");
   for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it)
     shape.push_back(std::stoll(it->str()));
+  uint64_t bytes = c10::elementSize(type);
+  for (const auto dim : shape) bytes = dim == 0 ? 0 : (bytes > UINT64_MAX / static_cast<uint64_t>(dim) ? UINT64_MAX : bytes * static_cast<uint64_t>(dim));
+  const auto data_start = static_cast<uint64_t>(in.tellg());
+  in.seekg(0, std::ios::end);
+  if (static_cast<uint64_t>(in.tellg()) - data_start != bytes) throw FileError(path, "data size does not match the header's shape");
+  in.seekg(static_cast<std::streamoff>(data_start));
   auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
   in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(tensor.numel() * tensor.element_size()));
   if (!in) throw FileError(path, "truncated data");

@@ -76,12 +76,17 @@ TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
       const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
         throw FileError(path, "tensor '" + key + "' data lies outside the file (truncated?)");
-      auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-      const uint64_t expected = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+      // Size checked before allocating: a corrupt header must not request terabytes.
+      uint64_t expected = c10::elementSize(type);
+      for (const auto dim : shape) {
+        if (dim < 0) throw FileError(path, "tensor '" + key + "' has a negative dimension");
+        const auto d = static_cast<uint64_t>(dim);
+        expected = d == 0 ? 0 : (expected > UINT64_MAX / d ? UINT64_MAX : expected * d);
+      }
       if (offsets[1] - offsets[0] != expected)
         throw FileError(path, "tensor '" + key + "' has " + std::to_string(offsets[1] - offsets[0]) +
-                                  " bytes for shape " + c10::str(tensor.sizes()) + " (expected " +
-                                  std::to_string(expected) + ")");
+                                  " bytes for shape " + c10::str(shape) + " (expected " + std::to_string(expected) + ")");
+      auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
       in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
       in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(expected));
       if (!in) throw FileError(path, "could not read tensor '" + key + "' (truncated?)");

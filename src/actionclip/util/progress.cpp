@@ -44,17 +44,11 @@ void Progress::advance(int64_t items, const std::string& status) {
   done_ += items;
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
-  if (tty_) {
-    if (now - last_draw_ < std::chrono::milliseconds(100) && done_ != total_) return;
-    last_draw_ = now;
-    draw(false, status);
-  } else if (total_ > 0) {
-    const int decile = static_cast<int>(10 * done_ / total_);
-    if (decile > last_logged_decile_ && decile < 10) {
-      last_logged_decile_ = decile;
-      draw(false, status);
-    }
-  }
+  // A terminal gets a live bar; a log gets a line at most every 30 s, so it stays readable.
+  const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(30000);
+  if (now - last_draw_ < interval && !(tty_ && done_ == total_)) return;
+  last_draw_ = now;
+  draw(false, status);
 }
 
 void Progress::finish(const std::string& status) {

@@ -1,6 +1,6 @@
 #pragma once
 // Progress of long jobs: a live bar with items, rate and ETA on a terminal; on a pipe or log
-// file only a line every ~10% (and at the end), so logs stay readable.
+// file a line at most every 30 s and one at the end, so logs stay readable.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -27,7 +27,6 @@ class Progress {
   int64_t total_;
   int64_t done_ = 0;
   bool enabled_, tty_, finished_ = false;
-  int last_logged_decile_ = -1;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

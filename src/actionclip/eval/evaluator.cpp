@@ -1,0 +1,44 @@
+#include "actionclip/eval/evaluator.h"
+
+#include "actionclip/eval/metrics.h"
+#include "actionclip/util/error.h"
+
+namespace actionclip {
+
+Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::vector<data::VideoRecord>& records,
+                    int64_t num_classes, Progress* progress) {
+  Evaluation result;
+  for (const auto& r : records) result.multi_label = result.multi_label || r.labels.size() > 1;
+  std::vector<std::string> paths;
+  for (const auto& r : records) paths.push_back(r.path);
+  std::vector<torch::Tensor> scores, labels;
+  auto stats = encoder.encode(paths, [&](EncodedVideo& video) {
+    if (!video.error.empty()) {
+      result.failures.push_back(video.error);
+      return;
+    }
+    scores.push_back(scorer(video.view_features));
+    const auto& record = records[video.index];
+    if (result.multi_label) {
+      auto target = torch::zeros({num_classes});
+      for (auto l : record.labels) target[l] = 1;
+      labels.push_back(target);
+    } else {
+      labels.push_back(torch::tensor(record.labels.front()));
+    }
+  }, progress);
+  result.seconds = stats.seconds;
+  if (scores.empty()) return result;
+  result.scores = torch::stack(scores);
+  result.labels = torch::stack(labels);
+  if (result.multi_label) {
+    result.mean_ap = mean_average_precision(result.scores, result.labels);
+  } else {
+    result.top1 = top_k_accuracy(result.scores, result.labels, 1);
+    result.top5 = top_k_accuracy(result.scores, result.labels, 5);
+    result.mean_class_accuracy = mean_class_accuracy(result.scores, result.labels);
+  }
+  return result;
+}
+
+}  // namespace actionclip

@@ -1,0 +1,30 @@
+#include "actionclip/train/contrastive_loss.h"
+
+#include "actionclip/clip/clip_model.h"
+
+namespace actionclip {
+
+torch::Tensor ground_truth_matrix(const torch::Tensor& labels) {
+  if (labels.dim() == 2) {
+    auto multi_hot = labels.to(torch::kFloat32);
+    return (torch::matmul(multi_hot, multi_hot.t()) > 0).to(torch::kFloat32);
+  }
+  return (labels.unsqueeze(1) == labels.unsqueeze(0)).to(torch::kFloat32);
+}
+
+torch::Tensor kl_matching_loss(const torch::Tensor& logits, const torch::Tensor& ground_truth) {
+  auto log_predicted = torch::log_softmax(logits, 1);
+  auto target = torch::softmax(ground_truth.to(logits.dtype()) * 10, 1);
+  // KLDivLoss(reduction='mean') averages over all B*B elements; the reference multiplies by B.
+  auto pointwise = target * (target.log() - log_predicted);
+  return pointwise.mean() * logits.size(0);
+}
+
+torch::Tensor symmetric_kl_loss(const torch::Tensor& video_features, const torch::Tensor& text_features,
+                                const torch::Tensor& labels, const torch::Tensor& logit_scale) {
+  auto logits_per_video = logit_scale.exp() * torch::matmul(l2_normalize(video_features), l2_normalize(text_features).t());
+  auto ground_truth = ground_truth_matrix(labels).to(logits_per_video.device());
+  return (kl_matching_loss(logits_per_video, ground_truth) + kl_matching_loss(logits_per_video.t(), ground_truth)) / 2;
+}
+
+}  // namespace actionclip

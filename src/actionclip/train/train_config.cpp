@@ -1,0 +1,186 @@
+#include "actionclip/train/train_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "actionclip/util/error.h"
+
+namespace actionclip {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads a section's keys into fields, and rejects keys nobody read.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string name, std::string source)
+      : node_(node), name_(std::move(name)), source_(std::move(source)) {
+    if (node_ && !node_.IsMap()) throw FileError(source_, "section '" + name_ + "' must be a mapping");
+  }
+
+  template <typename T>
+  void read(const char* key, T& value) {
+    seen_.insert(key);
+    if (!node_ || !node_[key] || node_[key].IsNull()) return;
+    try {
+      value = node_[key].as<T>();
+    } catch (const YAML::Exception& e) {
+      throw FileError(source_, name_ + "." + key + ": " + e.msg);
+    }
+  }
+
+  void read_path(const char* key, std::string& value, const std::string& base_dir) {
+    read(key, value);
+    if (!value.empty() && fs::path(value).is_relative() && !base_dir.empty() &&
+        fs::exists(fs::path(base_dir) / value))
+      value = (fs::path(base_dir) / value).string();
+  }
+
+  Section child(const char* key) {
+    seen_.insert(key);
+    return Section(node_ ? node_[key] : YAML::Node(), name_ + "." + key, source_);
+  }
+
+  // Keys that are accepted for compatibility but have no effect here.
+  void accept(std::initializer_list<const char*> keys) { seen_.insert(keys.begin(), keys.end()); }
+
+  void reject_unknown() const {
+    if (!node_) return;
+    for (const auto& entry : node_) {
+      const auto key = entry.first.as<std::string>();
+      if (!seen_.count(key)) throw FileError(source_, "unknown key '" + name_ + "." + key + "'");
+    }
+  }
+
+ private:
+  YAML::Node node_;
+  std::string name_, source_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+TrainConfig TrainConfig::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw FileError(path, "cannot open config");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), fs::path(path).parent_path().string(), path);
+}
+
+TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& base_dir, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw FileError(source, "invalid YAML: " + e.msg);
+  }
+  TrainConfig c;
+  c.source_text = yaml_text;
+  if (!root.IsMap()) throw FileError(source, "config must be a YAML mapping");
+  Section top(root, "config", source);
+  top.read("seed", c.seed);
+  top.read_path("pretrain", c.pretrain, base_dir);
+  top.read_path("resume", c.resume, base_dir);
+  top.read("device", c.device);
+  top.accept({"weight_save_dir", "working_dir"});
+
+  auto data = top.child("data");
+  auto& d = c.data;
+  data.read("dataset", d.dataset);
+  data.read("num_segments", d.num_segments);
+  data.read("batch_size", d.batch_size);
+  data.read("workers", d.workers);
+  data.read("num_classes", d.num_classes);
+  data.read("image_tmpl", d.image_tmpl);
+  data.read_path("train_list", d.train_list, base_dir);
+  data.read_path("val_list", d.val_list, base_dir);
+  data.read_path("label_list", d.label_list, base_dir);
+  data.read("input_size", d.input_size);
+  data.read("random_shift", d.random_shift);
+  data.read_path("root", d.root, base_dir);
+  data.read("list_format", d.list_format);
+  data.read("split", d.split);
+  data.read("templates", d.templates);
+  data.read("humanize_labels", d.humanize_labels);
+  data.read("shots", d.shots);
+  data.read("shots_seed", d.shots_seed);
+  data.read("flip", d.augment.flip);
+  data.read("gray_scale", d.augment.gray_scale);
+  data.read("color_jitter", d.augment.color_jitter.p);
+  auto randaug = data.child("randaug");
+  randaug.read("N", d.augment.randaug.N);
+  randaug.read("M", d.augment.randaug.M);
+  randaug.reject_unknown();
+  data.accept({"modality", "seg_length", "gpus", "index_bias"});
+  data.reject_unknown();
+  d.augment.input_size = d.input_size;
+
+  auto network = top.child("network");
+  auto& n = c.network;
+  network.read("arch", n.arch);
+  network.read_path("pretrained", n.pretrained, base_dir);
+  network.read_path("bpe", n.bpe, base_dir);
+  network.read("init", n.init);
+  network.read("tsm", n.tsm);
+  network.read("joint", n.joint);
+  network.read("sim_header", n.sim_header);
+  network.read("emb_dropout", n.emb_dropout);
+  network.read("freeze_text", n.freeze_text);
+  network.read("freeze_visual", n.freeze_visual);
+  network.read("random_init_text", n.random_init_text);
+  network.read("random_init_visual", n.random_init_visual);
+  network.read("reference_conv1d", n.reference_conv1d);
+  network.read("baseline", n.baseline);
+  network.accept({"type", "describe", "drop_out", "fix_text", "fix_img"});
+  network.reject_unknown();
+
+  auto solver = top.child("solver");
+  auto& s = c.solver;
+  solver.read("type", s.type);
+  solver.read("epochs", s.epochs);
+  solver.read("optim", s.optim);
+  solver.read("lr", s.lr);
+  solver.read("lr_warmup_step", s.lr_warmup_step);
+  solver.read("weight_decay", s.weight_decay);
+  solver.read("ratio", s.ratio);
+  solver.read("f_ratio", s.f_ratio);
+  solver.read("clip_gradient", s.clip_gradient);
+  solver.read("beta1", s.beta1);
+  solver.read("beta2", s.beta2);
+  solver.read("eps", s.eps);
+  solver.read("grad_accumulation", s.grad_accumulation);
+  solver.read("precision", s.precision);
+  solver.read("evaluate", s.evaluate);
+  solver.accept({"start_epoch", "epoch_offset", "momentum", "lr_decay_step", "lr_decay_factor", "loss_type"});
+  solver.reject_unknown();
+
+  auto logging = top.child("logging");
+  logging.read("print_freq", c.logging.print_freq);
+  logging.read("eval_freq", c.logging.eval_freq);
+  logging.read("output_dir", c.logging.output_dir);
+  logging.read("metrics_format", c.logging.metrics_format);
+  logging.read("checkpoint_every_steps", c.logging.checkpoint_every_steps);
+  logging.reject_unknown();
+  top.reject_unknown();
+
+  if (s.type != "cosine") throw FileError(source, "solver.type '" + s.type + "' is not supported (cosine)");
+  if (s.optim != "adamw") throw FileError(source, "solver.optim '" + s.optim + "' is not supported (adamw)");
+  if (s.precision != "fp32" && s.precision != "bf16")
+    throw FileError(source, "solver.precision must be fp32 or bf16, got '" + s.precision + "'");
+  if (d.batch_size < 1 || d.num_segments < 1 || s.epochs < 1 || s.grad_accumulation < 1)
+    throw FileError(source, "batch_size, num_segments, epochs and grad_accumulation must be positive");
+  if (c.logging.metrics_format != "jsonl" && c.logging.metrics_format != "csv")
+    throw FileError(source, "logging.metrics_format must be jsonl or csv");
+  if (d.train_list.empty() && !s.evaluate) throw FileError(source, "data.train_list is required");
+  if (d.label_list.empty()) throw FileError(source, "data.label_list is required");
+  if (n.pretrained.empty() && n.init && c.pretrain.empty())
+    throw FileError(source, "network.pretrained (the CLIP weights) is required unless network.init is false");
+  return c;
+}
+
+}  // namespace actionclip

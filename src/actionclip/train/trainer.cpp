@@ -1,0 +1,477 @@
+#include "actionclip/train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "actionclip/data/labels.h"
+#include "actionclip/inference/text_embedder.h"
+#include "actionclip/io/atomic_file.h"
+#include "actionclip/model/model_io.h"
+#include "actionclip/train/contrastive_loss.h"
+#include "actionclip/util/error.h"
+#include "actionclip/util/ordered_prefetcher.h"
+
+namespace actionclip {
+namespace fs = std::filesystem;
+
+ClipConfig clip_config_for_arch(const std::string& arch) {
+  ClipConfig c;  // ViT-B/32
+  if (arch == "ViT-B/32") return c;
+  if (arch == "ViT-B/16") {
+    c.vision_patch_size = 16;
+    return c;
+  }
+  if (arch == "ViT-L/14" || arch == "ViT-L/14@336px") {
+    c.embed_dim = 768;
+    c.vision_width = 1024, c.vision_layers = 24, c.vision_heads = 16, c.vision_patch_size = 14;
+    c.image_resolution = arch == "ViT-L/14" ? 224 : 336;
+    c.text_width = 768, c.text_heads = 12;
+    return c;
+  }
+  if (arch == "tiny") {  // the shapes of the parity fixtures: for tests and quick experiments
+    c.embed_dim = 128;
+    c.image_resolution = 32, c.vision_layers = 2, c.vision_width = 128, c.vision_heads = 2, c.vision_patch_size = 8;
+    c.text_width = 128, c.text_heads = 2, c.text_layers = 2;
+    return c;
+  }
+  throw Error("unknown network.arch '" + arch + "' (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px, tiny)");
+}
+
+namespace {
+
+PromptType prompt_of(const NetworkConfig& n) {
+  if (n.tsm) return PromptType::Shift;
+  if (n.joint) return PromptType::Joint;
+  return prompt_type_from_name(n.sim_header);
+}
+
+void set_requires_grad(torch::nn::Module& module, bool value) {
+  for (auto& p : module.parameters()) p.set_requires_grad(value);
+}
+
+// Copies freshly initialised values over a subset of a model's parameters.
+void reinitialize(torch::nn::Module& target, torch::nn::Module& fresh, bool visual) {
+  torch::NoGradGuard no_grad;
+  auto fresh_params = fresh.named_parameters();
+  for (auto& p : target.named_parameters())
+    if ((p.key().rfind("visual.", 0) == 0) == visual) p.value().copy_(fresh_params[p.key()]);
+}
+
+struct AutocastScope {
+  AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  bool enabled_, cuda_;
+};
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch::kCPU) {
+  device_ = torch::Device(config_.device);
+  schedule_ = {static_cast<double>(config_.solver.epochs), config_.solver.lr_warmup_step, 0.0};
+
+  class_names_ = data::read_label_file(config_.data.label_list);
+  if (config_.data.humanize_labels)
+    for (auto& name : class_names_) name = data::humanize_label(name);
+  if (config_.data.num_classes > 0 && static_cast<size_t>(config_.data.num_classes) != class_names_.size())
+    throw FileError(config_.data.label_list, "has " + std::to_string(class_names_.size()) +
+                                                 " labels but data.num_classes is " +
+                                                 std::to_string(config_.data.num_classes));
+  templates_ = resolve_templates(config_.data.templates);
+
+  torch::manual_seed(config_.seed);
+  build_model();
+
+  auto report = [](const std::string& what, const data::AnnotationReport& r) {
+    if (r.skipped == 0) return;
+    std::cerr << "actionclip: " << what << ": skipped " << r.skipped << " entries\n";
+    for (size_t i = 0; i < r.problems.size() && i < 5; ++i) std::cerr << "  " << r.problems[i] << "\n";
+    if (r.problems.size() > 5) std::cerr << "  ... and " << r.problems.size() - 5 << " more\n";
+  };
+  const int input_size = static_cast<int>(model_->clip->config().image_resolution);
+  if (!config_.data.train_list.empty()) {
+    auto train = read_annotations(config_.data.train_list, config_.data, class_names_, true);
+    report(config_.data.train_list, train);
+    if (config_.data.shots > 0)
+      train.records = data::few_shot_subset(train.records, config_.data.shots, config_.data.shots_seed);
+    if (train.records.size() < static_cast<size_t>(config_.data.batch_size))
+      throw FileError(config_.data.train_list, "has " + std::to_string(train.records.size()) +
+                                                   " usable videos, fewer than one batch of " +
+                                                   std::to_string(config_.data.batch_size));
+    train_set_ = std::make_unique<VideoDataset>(std::move(train.records), config_.data,
+                                                static_cast<int64_t>(class_names_.size()), input_size);
+  }
+  if (!config_.data.val_list.empty()) {
+    auto val = read_annotations(config_.data.val_list, config_.data, class_names_, false);
+    report(config_.data.val_list, val);
+    val_records_ = std::move(val.records);
+  }
+  build_optimizer();
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::build_model() {
+  const auto& n = config_.network;
+  ActionClipOptions options{prompt_of(n), config_.data.num_segments, n.reference_conv1d};
+  if (n.init && !n.pretrained.empty()) {
+    auto checkpoint = io::read_checkpoint(n.pretrained);
+    ClipConfig clip_config;
+    try {
+      clip_config = checkpoint.metadata.contains("clip") ? checkpoint.metadata.at("clip").get<ClipConfig>()
+                                                         : ClipConfig::infer(checkpoint.clip);
+    } catch (const std::exception& e) {
+      throw FileError(n.pretrained, e.what());
+    }
+    if (checkpoint.gelu_activation) clip_config.activation = Activation::Gelu;
+    model_ = ActionClipModel(clip_config, options);
+    // Joint's temporal embedding is new to plain CLIP weights: it starts at zero.
+    if (model_->clip->visual->joint() && !checkpoint.clip.count("visual.time_embedding"))
+      checkpoint.clip.emplace("visual.time_embedding", model_->clip->visual->time_embedding.detach().clone());
+    assign_state(*model_->clip, checkpoint.clip, n.pretrained, "CLIP");
+    // A prompt of the same kind stored with the weights continues training; otherwise it starts fresh.
+    if (model_->fusion->has_parameters() && !checkpoint.fusion.empty() &&
+        infer_prompt_type(checkpoint.fusion) == options.prompt)
+      assign_state(*model_->fusion, checkpoint.fusion, n.pretrained, "visual prompt");
+    if (!config_.pretrain.empty()) {
+      auto pretrain = io::read_checkpoint(config_.pretrain);
+      assign_state(*model_->clip, pretrain.clip, config_.pretrain, "CLIP");
+      if (model_->fusion->has_parameters()) assign_state(*model_->fusion, pretrain.fusion, config_.pretrain, "visual prompt");
+    }
+    tokenizer_ = checkpoint.hf_vocab_json.empty()
+                     ? std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, n.pretrained)))
+                     : std::make_shared<const Tokenizer>(
+                           Tokenizer::from_hf_files(checkpoint.hf_vocab_json, checkpoint.hf_merges_txt));
+  } else {
+    model_ = ActionClipModel(clip_config_for_arch(n.arch), options);
+    tokenizer_ = std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, n.pretrained)));
+  }
+  if (n.random_init_text || n.random_init_visual) {
+    ClipModel fresh(model_->clip->config());
+    if (n.random_init_text) reinitialize(*model_->clip, *fresh, false);
+    if (n.random_init_visual) reinitialize(*model_->clip, *fresh, true);
+  }
+  if (n.baseline == "unimodal") {
+    classifier_ = torch::nn::Linear(model_->clip->config().embed_dim, static_cast<int64_t>(class_names_.size()));
+  } else if (!n.baseline.empty()) {
+    throw Error("unknown network.baseline '" + n.baseline + "' (unimodal)");
+  }
+  if (n.freeze_text) {
+    for (auto& p : model_->clip->named_parameters())
+      if (p.key().rfind("visual.", 0) != 0) p.value().set_requires_grad(false);
+  }
+  if (n.freeze_visual) set_requires_grad(*model_->clip->visual, false);
+  model_->to(device_);
+  if (classifier_) classifier_->to(device_);
+}
+
+void Trainer::build_optimizer() {
+  const auto& s = config_.solver;
+  std::vector<torch::Tensor> text, visual, added;
+  for (auto& p : model_->clip->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    (p.key().rfind("visual.", 0) == 0 ? visual : text).push_back(p.value());
+  }
+  for (auto& p : model_->fusion->parameters()) added.push_back(p);
+  if (classifier_)
+    for (auto& p : classifier_->parameters()) added.push_back(p);
+
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  base_learning_rates_.clear();
+  auto add_group = [&](std::vector<torch::Tensor> params, double lr) {
+    auto options = std::make_unique<torch::optim::AdamWOptions>(lr);
+    options->betas({s.beta1, s.beta2}).eps(s.eps).weight_decay(s.weight_decay);
+    groups.emplace_back(std::move(params), std::move(options));
+    base_learning_rates_.push_back(lr);
+  };
+  // Groups always exist (possibly empty) so checkpoints line up whatever is frozen.
+  add_group(text, s.lr);
+  add_group(visual, s.lr * s.ratio);
+  add_group(added, s.lr * s.f_ratio);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(s.lr));
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (auto& p : model_->named_parameters()) out.emplace_back(p.key(), p.value());
+  if (classifier_)
+    for (auto& p : classifier_->named_parameters()) out.emplace_back("classifier." + p.key(), p.value());
+  return out;
+}
+
+std::string Trainer::text_for(const Sample& sample) const {
+  // One template per training example, drawn from the sample's own seed.
+  std::mt19937_64 rng(derive_seed(sample.seed, 0x74656d706cull));
+  const auto& templ = templates_.templates[rng() % templates_.templates.size()];
+  const auto label = sample.labels[rng() % sample.labels.size()];
+  return apply_template(templ, class_names_[static_cast<size_t>(label)]);
+}
+
+torch::Tensor Trainer::training_loss(const Batch& batch) {
+  AutocastScope autocast(config_.solver.precision == "bf16", device_);
+  auto video = model_->encode_video(batch.frames.to(device_));
+  if (classifier_) {
+    auto logits = classifier_(video).to(torch::kFloat32);
+    auto labels = batch.labels.to(device_);
+    return train_set_->multi_label() ? torch::binary_cross_entropy_with_logits(logits, labels)
+                                     : torch::cross_entropy_loss(logits, labels);
+  }
+  std::vector<std::string> texts;
+  for (const auto& s : batch.samples) texts.push_back(text_for(s));
+  TextEmbedder tokenize_only(model_, tokenizer_);
+  auto text = model_->encode_text(tokenize_only.tokenize(texts).to(device_));
+  return symmetric_kl_loss(video.to(torch::kFloat32), text.to(torch::kFloat32), batch.labels,
+                           model_->clip->logit_scale);
+}
+
+Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Progress* progress) {
+  model_->eval();
+  VideoEncoderOptions options;
+  options.views.frames = config_.data.num_segments;
+  options.views.input_size = static_cast<int>(model_->clip->config().image_resolution);
+  options.batch_size = config_.data.batch_size;
+  options.decode_threads = std::max(1, config_.data.workers);
+  options.device = device_;
+  VideoEncoder encoder(model_, options);
+  ViewScorer scorer;
+  if (classifier_) {
+    scorer = [this](const torch::Tensor& views) {
+      torch::NoGradGuard no_grad;
+      return torch::softmax(classifier_(views.to(device_)), -1).mean(0).cpu();
+    };
+    auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
+    model_->train();
+    return result;
+  }
+  TextEmbedder embedder(model_, tokenizer_);
+  auto labels = embedder.embed_labels(class_names_, templates_);
+  scorer = [&labels](const torch::Tensor& views) { return label_probabilities(views, labels).mean(0); };
+  auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
+  model_->train();
+  return result;
+}
+
+void Trainer::save_checkpoint(const std::string& path, int epoch, int64_t batch_in_epoch) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive, optimizer_archive;
+  model_->save(model_archive);
+  archive.write("model", model_archive);
+  if (classifier_) {
+    torch::serialize::OutputArchive classifier_archive;
+    classifier_->save(classifier_archive);
+    archive.write("classifier", classifier_archive);
+  }
+  optimizer_->save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
+  archive.write("batch_in_epoch", torch::tensor(batch_in_epoch));
+  archive.write("optimizer_steps", torch::tensor(optimizer_steps_));
+  archive.write("best_top1", torch::tensor(best_top1_, torch::kFloat64));
+  archive.write("seed", torch::tensor(static_cast<int64_t>(config_.seed)));
+  archive.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
+  archive.write("config", c10::IValue(config_.source_text));
+  io::write_file_atomically(path, [&](std::ostream& out) { archive.save_to(out); });
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    torch::serialize::InputArchive model_archive, optimizer_archive;
+    archive.read("model", model_archive);
+    model_->load(model_archive);
+    if (classifier_) {
+      torch::serialize::InputArchive classifier_archive;
+      archive.read("classifier", classifier_archive);
+      classifier_->load(classifier_archive);
+    }
+    archive.read("optimizer", optimizer_archive);
+    optimizer_->load(optimizer_archive);
+    torch::Tensor epoch, batch, steps, best, rng;
+    archive.read("epoch", epoch);
+    archive.read("batch_in_epoch", batch);
+    archive.read("optimizer_steps", steps);
+    archive.read("best_top1", best);
+    archive.read("torch_rng", rng);
+    start_epoch_ = static_cast<int>(epoch.item<int64_t>());
+    start_batch_ = batch.item<int64_t>();
+    optimizer_steps_ = steps.item<int64_t>();
+    best_top1_ = best.item<double>();
+    auto generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("not a trainer checkpoint of this configuration: ") + e.what_without_backtrace());
+  }
+  model_->to(device_);
+}
+
+void Trainer::append_metrics(const nlohmann::json& row) {
+  const bool csv = config_.logging.metrics_format == "csv";
+  const auto path = fs::path(config_.logging.output_dir) / (csv ? "metrics.csv" : "metrics.jsonl");
+  const bool fresh = !fs::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (!out) throw FileError(path.string(), "cannot append metrics");
+  if (!csv) {
+    out << row.dump() << '\n';
+    return;
+  }
+  static const char* kColumns[] = {"epoch", "step", "train_loss", "lr", "videos_per_s", "data_wait_s",
+                                   "skipped", "val_top1", "val_top5", "val_mean_class", "val_map"};
+  if (fresh) {
+    for (size_t i = 0; i < std::size(kColumns); ++i) out << (i ? "," : "") << kColumns[i];
+    out << '\n';
+  }
+  for (size_t i = 0; i < std::size(kColumns); ++i) {
+    out << (i ? "," : "");
+    if (row.contains(kColumns[i])) out << row[kColumns[i]].dump();
+  }
+  out << '\n';
+}
+
+TrainSummary Trainer::run(const TrainRunOptions& run) {
+  TrainSummary summary;
+  const auto& c = config_;
+  fs::create_directories(c.logging.output_dir);
+  const auto checkpoint_path = (fs::path(c.logging.output_dir) / "last.pt").string();
+  const auto best_path = (fs::path(c.logging.output_dir) / "best.safetensors").string();
+  const auto resume = run.resume.empty() ? c.resume : run.resume;
+  if (!resume.empty()) load_checkpoint(resume);
+
+  const nlohmann::json export_metadata = {{"labels", class_names_}, {"templates", templates_.templates}};
+  if (c.solver.evaluate) {
+    summary.last_evaluation = validate(val_records_);
+    return summary;
+  }
+  const auto batches = static_cast<int64_t>(train_set_->batches_per_epoch());
+  const int accumulation = c.solver.grad_accumulation;
+  int64_t steps_this_run = 0;
+  int epochs_this_run = 0;
+  model_->train();
+  if (classifier_) classifier_->train();
+
+  for (int epoch = start_epoch_; epoch < c.solver.epochs; ++epoch) {
+    const int64_t first_batch = epoch == start_epoch_ ? start_batch_ : 0;
+    const auto seed = c.seed;
+    const auto* dataset = train_set_.get();
+    OrderedPrefetcher<Batch> loader(
+        static_cast<size_t>(batches - first_batch),
+        [=](size_t i) { return dataset->load_train_batch(seed, epoch, static_cast<size_t>(first_batch) + i); },
+        std::max(1, c.data.workers), static_cast<size_t>(std::max(2, c.data.workers * 2)));
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.solver.epochs), batches - first_batch,
+                      run.progress);
+    double loss_sum = 0;
+    int64_t loss_count = 0, videos = 0;
+    size_t skipped = 0;
+    const auto epoch_start = std::chrono::steady_clock::now();
+    bool interrupted = false;
+    optimizer_->zero_grad();
+    for (int64_t b = first_batch; b < batches; ++b) {
+      auto batch = *loader.next();
+      for (const auto& failure : batch.failures) std::cerr << "\nactionclip: skipped " << failure << "\n";
+      skipped += batch.failures.size();
+      const double factor = schedule_.factor(epoch + static_cast<double>(b) / static_cast<double>(batches));
+      for (size_t g = 0; g < optimizer_->param_groups().size(); ++g)
+        static_cast<torch::optim::AdamWOptions&>(optimizer_->param_groups()[g].options()).lr(base_learning_rates_[g] * factor);
+      if (!batch.samples.empty()) {
+        auto loss = training_loss(batch);
+        (loss / accumulation).backward();
+        loss_sum += loss.item<double>();
+        ++loss_count;
+        videos += static_cast<int64_t>(batch.samples.size());
+      }
+      const bool step_now = (b + 1) % accumulation == 0 || b + 1 == batches;
+      if (step_now) {
+        if (c.solver.clip_gradient > 0) {
+          std::vector<torch::Tensor> params;
+          for (auto& group : optimizer_->param_groups())
+            for (auto& p : group.params()) params.push_back(p);
+          torch::nn::utils::clip_grad_norm_(params, c.solver.clip_gradient);
+        }
+        optimizer_->step();
+        optimizer_->zero_grad();
+        ++optimizer_steps_;
+        ++steps_this_run;
+      }
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      char status[160];
+      std::snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.1f videos/s | data wait %.1fs",
+                    loss_count ? loss_sum / static_cast<double>(loss_count) : 0.0, c.solver.lr * factor,
+                    static_cast<double>(videos) / std::max(elapsed, 1e-9), loader.wait_seconds());
+      progress.advance(1, status);
+      if (step_now && c.logging.checkpoint_every_steps > 0 && optimizer_steps_ % c.logging.checkpoint_every_steps == 0 &&
+          b + 1 < batches)
+        save_checkpoint(checkpoint_path, epoch, b + 1);
+      if (step_now && run.stop_after_steps >= 0 && steps_this_run >= run.stop_after_steps && b + 1 < batches) {
+        save_checkpoint(checkpoint_path, epoch, b + 1);
+        interrupted = true;
+        break;
+      }
+    }
+    progress.finish();
+    if (interrupted) break;
+    summary.skipped_items += skipped;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    summary.last_loss = loss_count ? loss_sum / static_cast<double>(loss_count) : 0.0;
+    nlohmann::json row = {{"epoch", epoch + 1},
+                          {"step", optimizer_steps_},
+                          {"train_loss", summary.last_loss},
+                          {"lr", c.solver.lr * schedule_.factor(epoch + 1)},
+                          {"videos_per_s", static_cast<double>(videos) / seconds},
+                          {"data_wait_s", loader.wait_seconds()},
+                          {"skipped", skipped}};
+    const bool validate_now = !val_records_.empty() && ((epoch + 1) % std::max(1, c.logging.eval_freq) == 0 ||
+                                                       epoch + 1 == c.solver.epochs);
+    if (validate_now) {
+      Progress val_progress("validate", static_cast<int64_t>(val_records_.size()), run.progress);
+      summary.last_evaluation = validate(val_records_, &val_progress);
+      val_progress.finish();
+      const auto& e = summary.last_evaluation;
+      const double score = e.multi_label ? e.mean_ap : e.top1;
+      if (e.multi_label) row["val_map"] = e.mean_ap;
+      else row["val_top1"] = e.top1, row["val_top5"] = e.top5, row["val_mean_class"] = e.mean_class_accuracy;
+      if (score > best_top1_) {
+        best_top1_ = score;
+        save_model(best_path, model_, export_metadata);
+        summary.best_model = best_path;
+      }
+      if (run.progress)
+        std::cerr << "epoch " << epoch + 1 << ": loss " << summary.last_loss << ", val "
+                  << (e.multi_label ? "mAP " : "top-1 ") << score << " (best " << best_top1_ << ")\n";
+    }
+    append_metrics(row);
+    save_checkpoint(checkpoint_path, epoch + 1, 0);
+    summary.last_checkpoint = checkpoint_path;
+    summary.epochs_completed = epoch + 1;
+    ++epochs_this_run;
+    if (run.stop_after_epochs >= 0 && epochs_this_run >= run.stop_after_epochs) break;
+  }
+  if (val_records_.empty() && summary.epochs_completed == c.solver.epochs) {
+    save_model(best_path, model_, export_metadata);  // no validation: the final weights
+    summary.best_model = best_path;
+  }
+  summary.optimizer_steps = optimizer_steps_;
+  summary.best_top1 = best_top1_;
+  summary.last_checkpoint = checkpoint_path;
+  start_epoch_ = summary.epochs_completed;
+  start_batch_ = 0;
+  return summary;
+}
+
+}  // namespace actionclip
