@@ -112,6 +112,7 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   data.read("flip", d.augment.flip);
   data.read("gray_scale", d.augment.gray_scale);
   data.read("color_jitter", d.augment.color_jitter.p);
+  data.read("scales", d.augment.scales);
   auto randaug = data.child("randaug");
   randaug.read("N", d.augment.randaug.N);
   randaug.read("M", d.augment.randaug.M);

@@ -20,7 +20,7 @@ struct DataConfig {
   std::string train_list, val_list, label_list;
   int input_size = 224;
   bool random_shift = true;  // training frames at random within segments (false: centres)
-  data::TrainAugmentConfig augment;  // randaug.N/M, flip, gray_scale, color_jitter
+  data::TrainAugmentConfig augment;  // randaug.N/M, flip, gray_scale, color_jitter, scales (addition)
   // additions
   std::string root;            // relative list paths resolve here (default: the list's folder)
   std::string list_format = "auto";  // auto, video, rawframes, kinetics, ucf101, hmdb51

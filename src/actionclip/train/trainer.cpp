@@ -368,6 +368,9 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
 
   for (int epoch = start_epoch_; epoch < c.solver.epochs; ++epoch) {
     const int64_t first_batch = epoch == start_epoch_ ? start_batch_ : 0;
+    // Dropout draws from torch's global generator: seeded per epoch, so a run does not depend on
+    // what else used it; inside an epoch a resumed run continues from the checkpoint's state.
+    if (first_batch == 0) torch::manual_seed(derive_seed(c.seed, 0x64726f70ull, static_cast<uint64_t>(epoch)));
     const auto seed = c.seed;
     const auto* dataset = train_set_.get();
     OrderedPrefetcher<Batch> loader(
