@@ -11,6 +11,8 @@
 
 #include "actionclip/data/synth.h"
 #include "actionclip/inference/video_encoder.h"
+#include "actionclip/model/model_io.h"
+#include "actionclip/train/trainer.h"
 #include "actionclip/util/ordered_prefetcher.h"
 #include "actionclip/video/frame_source.h"
 #include "actionclip/video/sampling.h"
@@ -38,6 +40,9 @@ struct BenchArgs {
   double clip_seconds = 10;
   int frames = 8;
   std::string work_dir;
+  // train
+  int steps = 3;
+  std::string bpe;
 };
 
 double now_seconds() {
@@ -119,6 +124,7 @@ int bench_clip(const BenchArgs& a) {
   ids.select(1, a.prompt_tokens - 1).fill_(49407);
   ids = ids.to(device);
   const double texts_per_s = throughput([&] { model->encode_text(ids); }, a.text_batch, a.seconds, device);
+  const double peak_mb = peak_memory_mb();  // the inference paths only; the comparison below is not one
   // All 77 positions, as implementations without the end-token cut run them.
   auto full_mask = torch::full({77, 77}, -std::numeric_limits<float>::infinity(), torch::TensorOptions().device(device)).triu(1);
   auto eot = ids.argmax(-1);
@@ -128,7 +134,6 @@ int bench_clip(const BenchArgs& a) {
         torch::matmul(x.index({torch::arange(x.size(0), ids.options()), eot}), model->text_projection);
       },
       a.text_batch, a.seconds, device);
-  const double peak_mb = peak_memory_mb();
 
   nlohmann::json python;
   const auto script = bench_script("clip_reference.py");
@@ -159,7 +164,7 @@ int bench_clip(const BenchArgs& a) {
   print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");
   std::printf("  %-34s %10.1f   (end-token cut: %.1fx)\n", "text prompts/s, all 77 positions", texts_full_per_s,
               texts_per_s / texts_full_per_s);
-  std::printf("  %-34s %10.0f MB\n", "peak resident memory", peak_mb);
+  std::printf("  %-34s %10.0f MB\n", "peak resident memory (inference)", peak_mb);
   if (python.empty()) std::printf("  (python3-torch not found: no reference figures)\n");
   return 0;
 }
@@ -274,6 +279,69 @@ int bench_video(const BenchArgs& a) {
   return 0;
 }
 
+// One ViT-B/32 training epoch's first steps on generated 224x224 clips: decoding, sampling,
+// augmentation and the optimizer step, with the time the trainer waited for data.
+int bench_train(const BenchArgs& a) {
+  const auto device = parse_device(a.device);
+  const auto dir = a.work_dir.empty() ? (fs::temp_directory_path() / "actionclip-bench-train").string() : a.work_dir;
+  std::string bpe = a.bpe;
+  if (bpe.empty()) {
+    const auto beside_sources = fs::path(ACTIONCLIP_SOURCE_DIR) / ".." / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz";
+    bpe = fs::exists(beside_sources) ? beside_sources.string() : find_bpe_file("", "");
+  }
+  data::SynthOptions synth;
+  synth.out_dir = (fs::path(dir) / "data").string();
+  synth.videos_per_class = 8;
+  synth.frames = 16;
+  synth.width = synth.height = 224;
+  synth.colors = {"red", "blue"};
+  synth.shapes = {"square"};
+  synth.motions = {"left", "right"};
+  synth.val_fraction = 0;
+  if (!fs::exists(fs::path(synth.out_dir) / "train.txt")) data::generate_synth_dataset(synth);
+  const int batch = 8;
+  const std::string yaml = "seed: 1\ndevice: " + device.str() +
+                           "\ndata:\n  num_segments: " + std::to_string(a.frames) + "\n  batch_size: " + std::to_string(batch) +
+                           "\n  workers: 2\n  train_list: " + synth.out_dir + "/train.txt\n  label_list: " + synth.out_dir +
+                           "/labels.csv\nnetwork:\n  arch: ViT-B/32\n  init: false\n  sim_header: meanP\n  bpe: " + bpe +
+                           "\nsolver:\n  epochs: 1\nlogging:\n  output_dir: " + dir + "/run\n";
+  Trainer trainer(TrainConfig::parse(yaml, "", "bench"));
+  TrainRunOptions run;
+  run.progress = false;
+  run.save_checkpoints = false;
+  run.stop_after_steps = 1;
+  trainer.run(run);  // warm-up
+  run.stop_after_steps = std::min<int64_t>(a.steps, static_cast<int64_t>(trainer.train_set().batches_per_epoch()) - 1);
+  auto summary = trainer.run(run);
+
+  nlohmann::json python;
+  const auto script = bench_script("train_reference.py");
+  if (!device.is_cuda() && !script.empty())
+    python = run_python(a.python, script, "--batch " + std::to_string(batch) + " --frames " + std::to_string(a.frames) +
+                                              " --steps " + std::to_string(run.stop_after_steps) + " --threads " +
+                                              std::to_string(torch::get_num_threads()));
+  nlohmann::json result = {{"model", "ViT-B/32 (random weights), meanP"},
+                           {"device", device.str()},
+                           {"threads", torch::get_num_threads()},
+                           {"batch", batch},
+                           {"frames", a.frames},
+                           {"steps", run.stop_after_steps},
+                           {"videos_per_s", summary.videos_per_second},
+                           {"data_wait_s", summary.data_wait_seconds},
+                           {"seconds", summary.train_seconds},
+                           {"python", python}};
+  if (a.json) {
+    print_json(result);
+    return 0;
+  }
+  std::printf("actionclip bench train: ViT-B/32 shapes, %d frames, batch %d, device %s, %d threads, %lld steps\n", a.frames,
+              batch, device.str().c_str(), torch::get_num_threads(), static_cast<long long>(run.stop_after_steps));
+  print_ratio("training videos/s (with data loading)", summary.videos_per_second, python, "videos_per_s");
+  std::printf("  %-34s %10.2f s of %.2f s\n", "trainer waited for data", summary.data_wait_seconds, summary.train_seconds);
+  if (python.empty()) std::printf("  (python3-torch not found: no reference figures)\n");
+  return 0;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, Action& action) {
@@ -300,6 +368,14 @@ void add_bench_command(CLI::App& app, Action& action) {
   video->add_option("--frames", args->frames, "frames sampled per video")->capture_default_str();
   video->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
   video->callback([&action, args] { action = [args] { return bench_video(*args); }; });
+
+  auto* train = bench->add_subcommand("train", "Training throughput of a ViT-B/32-shaped ActionCLIP, data loading included");
+  common(train);
+  train->add_option("--frames", args->frames, "frames per video")->capture_default_str();
+  train->add_option("--steps", args->steps, "optimizer steps measured")->capture_default_str();
+  train->add_option("--bpe", args->bpe, "CLIP tokenizer file");
+  train->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
+  train->callback([&action, args] { action = [args] { return bench_train(*args); }; });
 }
 
 }  // namespace actionclip::cli

@@ -1,6 +1,10 @@
 // actionclip: video action recognition as video-text matching, in one native binary.
 #include <iostream>
 
+extern "C" {
+#include <libavutil/log.h>
+}
+
 #include "actionclip/util/error.h"
 #include "commands.h"
 
@@ -11,6 +15,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every command");
   int threads = 0;
   app.add_option("-t,--threads", threads, "CPU threads for the model (default: all cores)");
+
+  av_log_set_level(AV_LOG_ERROR);  // encoder statistics and codec notes are not for users
 
   actionclip::cli::Action action;
   actionclip::cli::add_model_commands(app, action);

@@ -15,6 +15,12 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads) : heads_(head
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
   const auto batch = x.size(0), length = x.size(1), width = x.size(2);
+  // Without autograd, libtorch's fused kernel (the fast path of nn.MultiheadAttention) does the
+  // same computation in fewer passes over memory.
+  if (!additive_mask.defined() && !torch::GradMode::is_enabled())
+    return std::get<0>(at::_native_multi_head_attention(x, x, x, width, heads_, in_proj_weight, in_proj_bias,
+                                                        out_proj->weight, out_proj->bias, c10::nullopt,
+                                                        /*need_weights=*/false));
   const auto head_dim = width / heads_;
   // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
   auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)

@@ -418,16 +418,19 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
                     loss_count ? loss_sum / static_cast<double>(loss_count) : 0.0, c.solver.lr * factor,
                     static_cast<double>(videos) / std::max(elapsed, 1e-9), loader.wait_seconds());
       progress.advance(1, status);
-      if (step_now && c.logging.checkpoint_every_steps > 0 && optimizer_steps_ % c.logging.checkpoint_every_steps == 0 &&
+      if (step_now && run.save_checkpoints && c.logging.checkpoint_every_steps > 0 && optimizer_steps_ % c.logging.checkpoint_every_steps == 0 &&
           b + 1 < batches)
         save_checkpoint(checkpoint_path, epoch, b + 1);
       if (step_now && run.stop_after_steps >= 0 && steps_this_run >= run.stop_after_steps && b + 1 < batches) {
-        save_checkpoint(checkpoint_path, epoch, b + 1);
+        if (run.save_checkpoints) save_checkpoint(checkpoint_path, epoch, b + 1);
         interrupted = true;
         break;
       }
     }
     progress.finish();
+    summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    summary.videos_per_second = static_cast<double>(videos) / std::max(summary.train_seconds, 1e-9);
+    summary.data_wait_seconds = loader.wait_seconds();
     if (interrupted) break;
     summary.skipped_items += skipped;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
@@ -459,7 +462,7 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
                   << (e.multi_label ? "mAP " : "top-1 ") << score << " (best " << best_top1_ << ")\n";
     }
     append_metrics(row);
-    save_checkpoint(checkpoint_path, epoch + 1, 0);
+    if (run.save_checkpoints) save_checkpoint(checkpoint_path, epoch + 1, 0);
     summary.last_checkpoint = checkpoint_path;
     summary.epochs_completed = epoch + 1;
     ++epochs_this_run;

@@ -23,6 +23,7 @@ struct TrainRunOptions {
   int stop_after_epochs = -1;      // end this run after N epochs, as an interruption would
   int64_t stop_after_steps = -1;   // end this run after N optimizer steps (after checkpointing)
   bool progress = true;
+  bool save_checkpoints = true;    // off for benchmarks, which must not write gigabytes
 };
 
 struct TrainSummary {
@@ -33,6 +34,8 @@ struct TrainSummary {
   Evaluation last_evaluation;
   size_t skipped_items = 0;
   std::string last_checkpoint, best_model;
+  // Throughput of the last (possibly interrupted) epoch of this run.
+  double videos_per_second = 0, data_wait_seconds = 0, train_seconds = 0;
 };
 
 class Trainer {
