@@ -114,6 +114,10 @@ struct VideoReader::Impl {
   int64_t seek_floor = 0;
   bool seek_trusted = true;
   bool flushed = false;  // the end of the stream was sent to the decoder
+  // Presentation timestamp of the frame being decoded towards. While frames are numbered by
+  // timestamp, pictures no other picture references (B-frames, mostly) are not decoded unless
+  // they are the target: skipping them is exact and saves most of the work between keyframes.
+  int64_t target_pts = AV_NOPTS_VALUE;
 
   [[noreturn]] void fail(const std::string& problem) const { throw FileError(path, problem); }
 
@@ -234,6 +238,10 @@ struct VideoReader::Impl {
         continue;
       }
       if (packet->stream_index == stream->index && packet->size > 0) {
+        // Frame-threaded decoders read skip_frame asynchronously: only single-threaded ones skip.
+        const bool may_skip = numbered_by_pts && target_pts != AV_NOPTS_VALUE &&
+                              codec->active_thread_type != FF_THREAD_FRAME && packet->pts != AV_NOPTS_VALUE;
+        codec->skip_frame = may_skip && packet->pts != target_pts ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
         const int sent = avcodec_send_packet(codec.get(), packet.get());
         // A corrupt packet costs its picture (the decoder conceals what it can), not the video.
         if (sent < 0 && sent != AVERROR_INVALIDDATA) {
@@ -257,10 +265,14 @@ struct VideoReader::Impl {
   // Leaves the decoder having just produced frame `target`. Returns false when a seek proved
   // inexact (the caller then retries sequentially).
   bool advance_to(int64_t target) {
+    target_pts = index->pts.at(static_cast<size_t>(target));
     if (seek_trusted && index->seekable) {
       const int64_t key = keyframe_before(target);
       const bool behind = target <= last_index;
-      if (key >= 0 && (behind || key > last_index + kMinFramesSkippedBySeek)) {
+      // From a fresh open a seek to the first keyframe costs nothing and numbers frames by
+      // timestamp from then on, which allows skipping unreferenced pictures.
+      const bool at_start = last_index == -1 && !numbered_by_pts;
+      if (key >= 0 && (behind || at_start || key > last_index + kMinFramesSkippedBySeek)) {
         if (!seek_to_keyframe(key)) return false;
       } else if (behind) {
         rewind();
