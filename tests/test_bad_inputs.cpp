@@ -3,7 +3,6 @@
 // Also the .npy writer's round trip and its compliance with NumPy's header rules.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +20,7 @@
 #include "actionclip/model/model_io.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -28,31 +28,10 @@ namespace fs = std::filesystem;
 using actionclip::FileError;
 using actionclip::testing::fixture;
 
-class TempDir {
+// Each test's scratch folder.
+class TempDir : public actionclip::testing::TempDir {
  public:
-  TempDir() {
-    static int counter = 0;
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    path_ = fs::temp_directory_path() /
-            ("actionclip_bad_" + test + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const auto file = path_ / name;
-    std::ofstream(file, std::ios::binary) << bytes;
-    return file.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+  TempDir() : actionclip::testing::TempDir("actionclip_bad_") {}
 };
 
 std::string read_bytes(const std::string& path) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "actionclip/build_paths.h"
 #include "actionclip/io/npy.h"
 #include "fixtures.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -52,21 +54,12 @@ class CliTest : public ::testing::Test {
     if (!fs::exists(actionclip::testing::fixtures_dir()))
       GTEST_SKIP() << "fixtures not found at " << actionclip::testing::fixtures_dir() << " (set ACTIONCLIP_FIXTURES)";
     ASSERT_TRUE(fs::exists(ACTIONCLIP_CLI_PATH)) << "CLI not built at " << ACTIONCLIP_CLI_PATH;
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = fs::temp_directory_path() / ("actionclip_cli_" + test + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_.emplace("actionclip_cli_");
   }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!dir_.empty()) fs::remove_all(dir_, ignored);
-  }
+  void TearDown() override { dir_.reset(); }
 
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::ofstream(dir_ / name, std::ios::binary) << bytes;
-    return path(name);
-  }
+  std::string path(const std::string& name) const { return dir_->path(name); }
+  std::string write(const std::string& name, const std::string& bytes) const { return dir_->write(name, bytes); }
 
   // Runs `actionclip ARGS`. The text-embedding cache goes to this test's folder, never $HOME.
   CliRun run(const std::string& args, bool merge_stderr = false) const {
@@ -106,7 +99,7 @@ class CliTest : public ::testing::Test {
   static std::string video() { return fixture("video/clip_h264.mp4"); }
 
  private:
-  fs::path dir_;
+  std::optional<actionclip::testing::TempDir> dir_;  // empty when SetUp skipped
 };
 
 // The predictions of a classify result: label -> probability, in the printed order.

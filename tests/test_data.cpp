@@ -2,7 +2,6 @@
 // annotation format on small files written here, error reporting with file and line, and the
 // reproducibility of few-shot subsets.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "actionclip/data/labels.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -23,34 +23,7 @@ namespace fs = std::filesystem;
 using namespace actionclip::data;
 using actionclip::FileError;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    path_ = fs::temp_directory_path() /
-            ("actionclip_" + test + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  // Writes `content` (bytes as given, so CRLF stays CRLF) to a file under the folder.
-  std::string write(const std::string& relative, const std::string& content) const {
-    const fs::path file = path_ / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << content;
-    return file.string();
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using actionclip::testing::TempDir;
 
 fs::path labels_dir() { return actionclip::testing::shared_data_dir() / "actionclip-labels"; }
 
@@ -142,7 +115,7 @@ TEST(Labels, MalformedFilesNameFileAndLine) {
     EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
     EXPECT_NE(message.find(cases[i].expected), std::string::npos) << message;
   }
-  const std::string missing = dir.str() + "/absent.csv";
+  const std::string missing = dir.path().string() + "/absent.csv";
   EXPECT_NE(file_error([&] { read_label_file(missing); }).find(missing), std::string::npos);
 }
 
@@ -200,12 +173,12 @@ TEST(Annotations, RawframeListReportsAndSkipsMalformedLines) {
                               "clips/g 10 -1\n"
                               "clips/h 10 9\n");
   AnnotationOptions options;
-  options.data_root = dir.str();
+  options.data_root = dir.path().string();
   options.check_exists = false;
   options.num_classes = 9;
   const auto report = read_rawframe_list(list, options);
   ASSERT_EQ(report.records.size(), 2u);
-  EXPECT_EQ(report.records[0].path, (fs::path(dir.str()) / "clips/a").string());
+  EXPECT_EQ(report.records[0].path, (fs::path(dir.path().string()) / "clips/a").string());
   EXPECT_EQ(report.records[0].num_frames, 30);
   EXPECT_EQ(report.records[1].labels, (std::vector<int64_t>{2, 7}));  // multi-label
   ASSERT_EQ(report.problems.size(), 6u);
@@ -221,7 +194,7 @@ TEST(Annotations, RawframeListReportsAndSkipsMalformedLines) {
   const auto checked = read_rawframe_list(list, options);
   ASSERT_EQ(checked.records.size(), 1u);  // clips/f has no frame folder
   ASSERT_EQ(checked.problems.size(), 7u);
-  EXPECT_EQ(checked.problems[4], list + ":7: missing " + (fs::path(dir.str()) / "clips/f").string());
+  EXPECT_EQ(checked.problems[4], list + ":7: missing " + (fs::path(dir.path().string()) / "clips/f").string());
 }
 
 TEST(Annotations, VideoListResolvesAgainstTheRootAndDropsMissingFiles) {
@@ -235,14 +208,14 @@ TEST(Annotations, VideoListResolvesAgainstTheRootAndDropsMissingFiles) {
                               "videos/c.mp4\n"
                               "videos/a.mp4 one\n");
   AnnotationOptions options;
-  options.data_root = dir.str();
+  options.data_root = dir.path().string();
   const auto report = read_video_list(list, options);
   ASSERT_EQ(report.records.size(), 2u);
-  EXPECT_EQ(report.records[0].path, (fs::path(dir.str()) / "videos/a.mp4").string());
+  EXPECT_EQ(report.records[0].path, (fs::path(dir.path().string()) / "videos/a.mp4").string());
   EXPECT_EQ(report.records[0].num_frames, -1);
   EXPECT_EQ(report.records[1].labels, (std::vector<int64_t>{3, 5}));
   ASSERT_EQ(report.problems.size(), 3u);
-  EXPECT_EQ(report.problems[0], list + ":2: missing " + (fs::path(dir.str()) / "videos/missing.mp4").string());
+  EXPECT_EQ(report.problems[0], list + ":2: missing " + (fs::path(dir.path().string()) / "videos/missing.mp4").string());
   EXPECT_EQ(report.problems[1].rfind(list + ":4: ", 0), 0u);
   EXPECT_EQ(report.problems[2].rfind(list + ":5: ", 0), 0u);
 
@@ -251,12 +224,12 @@ TEST(Annotations, VideoListResolvesAgainstTheRootAndDropsMissingFiles) {
   const auto unchecked = read_video_list(list, options);
   EXPECT_EQ(paths(unchecked.records), (std::vector<std::string>{"videos/a.mp4", "videos/missing.mp4", "videos/b.mp4"}));
 
-  EXPECT_NE(file_error([&] { read_video_list(dir.str() + "/absent.txt"); }).find("absent.txt"), std::string::npos);
+  EXPECT_NE(file_error([&] { read_video_list(dir.path().string() + "/absent.txt"); }).find("absent.txt"), std::string::npos);
 }
 
 TEST(Annotations, KineticsCsvFindsEachCommonLayout) {
   TempDir dir;
-  const fs::path root = dir.str();
+  const fs::path root = dir.path().string();
   const std::vector<std::string> classes{"abseiling", "air drumming", "passing American football (in game)"};
   const auto a = dir.write("abseiling/aaa_000010_000020.mp4", "x");
   const auto b = dir.write("air_drumming/-bb_000000_000010.mkv", "x");
@@ -273,7 +246,7 @@ TEST(Annotations, KineticsCsvFindsEachCommonLayout) {
                              "abseiling,fff,soon,10,val\r\n"
                              "abseiling,ggg,0,10\r\n");
   AnnotationOptions options;
-  options.data_root = dir.str();
+  options.data_root = dir.path().string();
   const auto report = read_kinetics_csv(csv, classes, options);
   EXPECT_EQ(paths(report.records), (std::vector<std::string>{a, b, c, d}));
   EXPECT_EQ(report.records[1].labels, std::vector<int64_t>{1});
@@ -343,7 +316,7 @@ TEST(Annotations, Hmdb51SplitFilesSelectTheSubset) {
   AnnotationOptions options;
   options.data_root = "/data/hmdb51";
   options.check_exists = false;
-  const std::string splits = dir.str() + "/splits";
+  const std::string splits = dir.path().string() + "/splits";
 
   const auto train = read_hmdb51_split(splits, 1, HmdbSubset::kTrain, classes, options);
   EXPECT_EQ(paths(train.records),
@@ -362,7 +335,7 @@ TEST(Annotations, Hmdb51SplitFilesSelectTheSubset) {
   EXPECT_NE(file_error([&] { read_hmdb51_split(splits, 3, HmdbSubset::kTrain, classes, options); })
                 .find("no *_test_split3.txt files"),
             std::string::npos);
-  EXPECT_THROW(read_hmdb51_split(dir.str() + "/absent", 1, HmdbSubset::kTrain, classes, options), FileError);
+  EXPECT_THROW(read_hmdb51_split(dir.path().string() + "/absent", 1, HmdbSubset::kTrain, classes, options), FileError);
 }
 
 // ---- few-shot subsets ------------------------------------------------------------------------

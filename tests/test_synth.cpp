@@ -3,7 +3,6 @@
 // on decoded video.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -20,6 +19,7 @@
 #include "actionclip/util/error.h"
 #include "actionclip/video/video_reader.h"
 #include "actionclip/video/video_writer.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -34,27 +34,7 @@ using actionclip::video::VideoCodec;
 using actionclip::video::VideoReader;
 using actionclip::video::VideoWriter;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    path_ = fs::temp_directory_path() /
-            ("actionclip_" + test + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using actionclip::testing::TempDir;
 
 // Two colours of one shape, a reversible pair plus an unpaired motion: classes
 // 0 red square left, 1 red square right, 2 red square clockwise, then the same for the circle.

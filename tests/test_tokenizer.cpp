@@ -1,6 +1,5 @@
 // The tokenizer against OpenAI's and Hugging Face's ids, and on files it must refuse.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "actionclip/clip/tokenizer.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
+#include "temp_dir.h"
 
 namespace actionclip {
 namespace {
@@ -45,19 +45,10 @@ nlohmann::json read_json(const std::string& path) {
     if (!fs::exists(openai_bpe_path())) GTEST_SKIP() << "missing " << openai_bpe_path(); \
   } while (0)
 
-// A scratch folder per test, removed afterwards.
-class TempDir {
+// Each test's scratch folder.
+class TempDir : public actionclip::testing::TempDir {
  public:
-  TempDir()
-      : path_(fs::temp_directory_path() / ("actionclip_tokenizer_" + std::to_string(::getpid()) + "_" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+  TempDir() : actionclip::testing::TempDir("actionclip_tokenizer_") {}
 };
 
 void write_file(const std::string& path, const std::string& content) {
@@ -240,17 +231,17 @@ TEST(Tokenizer, ThreadsEncodingTogetherAgree) {
 
 TEST(TokenizerFiles, MissingFileNamesThePath) {
   TempDir dir;
-  const std::string missing = dir.file("nope.txt.gz");
+  const std::string missing = dir.path("nope.txt.gz");
   expect_file_error(load_error([&] { Tokenizer::from_openai_bpe(missing); }), missing, "cannot open");
-  const std::string merges = dir.file("merges.txt");
+  const std::string merges = dir.path("merges.txt");
   write_file(merges, "#version: 0.2\na b\n");
-  expect_file_error(load_error([&] { Tokenizer::from_hf_files(dir.file("vocab.json"), merges); }),
-                    dir.file("vocab.json"), "cannot open");
+  expect_file_error(load_error([&] { Tokenizer::from_hf_files(dir.path("vocab.json"), merges); }),
+                    dir.path("vocab.json"), "cannot open");
 }
 
 TEST(TokenizerFiles, PlainTextIsNotGzip) {
   TempDir dir;
-  const std::string path = dir.file("plain.txt.gz");
+  const std::string path = dir.path("plain.txt.gz");
   write_file(path, "#version: 0.2\ni n\nt h\n");
   expect_file_error(load_error([&] { Tokenizer::from_openai_bpe(path); }), path, "not a gzip file");
 }
@@ -260,7 +251,7 @@ TEST(TokenizerFiles, TruncatedGzipIsRefused) {
   TempDir dir;
   const std::string bytes = read_bytes(openai_bpe_path());
   for (const size_t keep : {bytes.size() / 2, bytes.size() - 4, size_t(12)}) {
-    const std::string path = dir.file("cut" + std::to_string(keep) + ".gz");
+    const std::string path = dir.path("cut" + std::to_string(keep) + ".gz");
     write_file(path, bytes.substr(0, keep));
     expect_file_error(load_error([&] { Tokenizer::from_openai_bpe(path); }), path, "gzip");
   }
@@ -268,25 +259,25 @@ TEST(TokenizerFiles, TruncatedGzipIsRefused) {
 
 TEST(TokenizerFiles, EmptyOrGarbageMergesAreRefused) {
   TempDir dir;
-  const std::string empty = dir.file("empty.txt.gz");
+  const std::string empty = dir.path("empty.txt.gz");
   write_gzip(empty, "");
   expect_file_error(load_error([&] { Tokenizer::from_openai_bpe(empty); }), empty, "holds 0 merges");
 
   // Enough lines, but not merges of known tokens.
   std::string lines = "header\n";
   for (int i = 0; i < 50000; ++i) lines += "hello world\n";
-  const std::string garbage = dir.file("garbage.txt.gz");
+  const std::string garbage = dir.path("garbage.txt.gz");
   write_gzip(garbage, lines);
   expect_file_error(load_error([&] { Tokenizer::from_openai_bpe(garbage); }), garbage, "line 2");
 
   std::string binary(60000, '\0');
   for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>((i * 7919) % 251);
-  const std::string noise = dir.file("noise.txt.gz");
+  const std::string noise = dir.path("noise.txt.gz");
   write_gzip(noise, binary);
   EXPECT_TRUE(load_error([&] { Tokenizer::from_openai_bpe(noise); }).has_value());
 
-  const std::string vocab = dir.file("vocab.json");
-  const std::string merges = dir.file("merges.txt");
+  const std::string vocab = dir.path("vocab.json");
+  const std::string merges = dir.path("merges.txt");
   write_file(vocab, "{\"a\": 0,");
   write_file(merges, "#version: 0.2\na b\n");
   expect_file_error(load_error([&] { Tokenizer::from_hf_files(vocab, merges); }), vocab, "not valid JSON");
@@ -302,7 +293,7 @@ TEST(TokenizerFiles, HuggingFaceMergesMustMatchItsVocabulary) {
   REQUIRE_FIXTURES();
   TempDir dir;
   const std::string vocab = testing::fixture("hf/clip-tiny/vocab.json");
-  const std::string merges = dir.file("merges.txt");
+  const std::string merges = dir.path("merges.txt");
   write_file(merges, "#version: 0.2\n");
   expect_file_error(load_error([&] { Tokenizer::from_hf_files(vocab, merges); }), merges, "no merges");
   write_file(merges, "#version: 0.2\ni n\nnot a merge\n");

@@ -18,6 +18,7 @@
 #include "actionclip/video/transforms.h"
 #include "actionclip/video/video_reader.h"
 #include "fixtures.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using actionclip::FileError;
@@ -47,19 +48,10 @@ const actionclip::io::TensorMap& expected_frames() {
   return map;
 }
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
+// Each test's scratch folder.
+class TempDir : public actionclip::testing::TempDir {
  public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("actionclip_video_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+  TempDir() : actionclip::testing::TempDir("actionclip_video_") {}
 };
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -185,7 +177,7 @@ TEST_P(SeekingEncodes, RandomAccessMatchesSequentialDecode) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   const auto [name, options] = GetParam();
   TempDir dir;
-  const std::string path = dir.file(name);
+  const std::string path = dir.path(name);
   ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 150 " + std::string(options) + " " + path);
   VideoReader sequential(path);
   ASSERT_EQ(sequential.frame_count(), 150);
@@ -223,21 +215,21 @@ TEST(VideoReader, OutOfRangeIndexThrows) {
 
 TEST(VideoReader, BadInputsGiveFileErrors) {
   TempDir dir;
-  const std::string missing = dir.file("missing.mp4");
+  const std::string missing = dir.path("missing.mp4");
   expect_file_error(missing, [&] { VideoReader r(missing); });
 
-  const std::string empty = dir.file("empty.mp4");
+  const std::string empty = dir.path("empty.mp4");
   write_bytes(empty, "");
   expect_file_error(empty, [&] { VideoReader r(empty); });
 
-  const std::string noise = dir.file("noise.mp4");
+  const std::string noise = dir.path("noise.mp4");
   std::mt19937 rng(7);
   std::string bytes(8192, '\0');
   for (char& c : bytes) c = static_cast<char>(rng());
   write_bytes(noise, bytes);
   expect_file_error(noise, [&] { VideoReader r(noise); r.read_frames({0}); });
 
-  const std::string wav = dir.file("audio.wav");
+  const std::string wav = dir.path("audio.wav");
   write_wav(wav);
   try {
     VideoReader r(wav);
@@ -246,7 +238,7 @@ TEST(VideoReader, BadInputsGiveFileErrors) {
     EXPECT_NE(std::string(e.what()).find("no video stream"), std::string::npos) << e.what();
   }
 
-  expect_file_error(dir.file(""), [&] { VideoReader r(dir.file("")); });
+  expect_file_error(dir.path(""), [&] { VideoReader r(dir.path("")); });
 }
 
 // The fixture keeps its index (moov) at the end, so a prefix has no index at all.
@@ -255,7 +247,7 @@ TEST(VideoReader, TruncatedMp4GivesFileError) {
   TempDir dir;
   std::ifstream in(actionclip::testing::fixture("video/clip_h264.mp4"), std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string cut = dir.file("cut.mp4");
+  const std::string cut = dir.path("cut.mp4");
   write_bytes(cut, data.substr(0, data.size() * 3 / 10));
   expect_file_error(cut, [&] {
     VideoReader r(cut);
@@ -269,11 +261,11 @@ TEST(VideoReader, TruncatedFaststartMp4GivesFramesOrFileError) {
   REQUIRE_FIXTURES();
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string whole = dir.file("fast.mp4");
+  const std::string whole = dir.path("fast.mp4");
   ffmpeg("-i " + actionclip::testing::fixture("video/clip_h264.mp4") + " -c copy -movflags +faststart " + whole);
   std::ifstream in(whole, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string cut = dir.file("cut.mp4");
+  const std::string cut = dir.path("cut.mp4");
   write_bytes(cut, data.substr(0, data.size() * 3 / 10));
   VideoReader reference(whole);
   VideoReader r(cut);
@@ -291,7 +283,7 @@ TEST(VideoReader, TruncatedFaststartMp4GivesFramesOrFileError) {
 TEST(VideoReader, ShortOddSizedVideoRepeatsSampledFrames) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string path = dir.file("short.mkv");
+  const std::string path = dir.path("short.mkv");
   ffmpeg("-f lavfi -i testsrc=size=33x17:rate=10 -frames:v 5 -c:v ffv1 " + path);
   VideoReader reader(path);
   EXPECT_EQ(reader.width(), 33);
@@ -312,10 +304,10 @@ TEST(VideoReader, ShortOddSizedVideoRepeatsSampledFrames) {
 TEST(VideoReader, AppliesRotationMetadata) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string upright = dir.file("upright.mp4"), rotated = dir.file("rotated.mp4");
+  const std::string upright = dir.path("upright.mp4"), rotated = dir.path("rotated.mp4");
   ffmpeg("-f lavfi -i testsrc=size=64x32:rate=10 -frames:v 3 -c:v mpeg4 -q:v 2 " + upright);
   ffmpeg("-i " + upright + " -c copy -metadata:s:v rotate=90 " + rotated);
-  ffmpeg("-i " + rotated + " -frames:v 1 -f rawvideo -pix_fmt rgb24 " + dir.file("shown.rgb"));
+  ffmpeg("-i " + rotated + " -frames:v 1 -f rawvideo -pix_fmt rgb24 " + dir.path("shown.rgb"));
   VideoReader a(upright), b(rotated);
   ASSERT_TRUE(b.rotation() == 90 || b.rotation() == 270) << b.rotation();
   EXPECT_EQ(b.width(), 32);
@@ -330,7 +322,7 @@ TEST(VideoReader, AppliesRotationMetadata) {
       for (int c = 0; c < 3; ++c)
         ASSERT_EQ(out.rgb[(y * out.width + x) * 3 + c], in.rgb[(sy * in.width + sx) * 3 + c]) << y << "," << x;
     }
-  std::ifstream shown_file(dir.file("shown.rgb"), std::ios::binary);
+  std::ifstream shown_file(dir.path("shown.rgb"), std::ios::binary);
   const std::string shown((std::istreambuf_iterator<char>(shown_file)), std::istreambuf_iterator<char>());
   ASSERT_EQ(shown.size(), out.rgb.size());
   double total = 0;
@@ -341,12 +333,12 @@ TEST(VideoReader, AppliesRotationMetadata) {
 TEST(ImageReader, ReadsLosslessImagesExactly) {
   TempDir dir;
   const Frame f = pattern(7, 5, 1);
-  write_bmp(dir.file("a.bmp"), f);
-  const Frame back = read_image(dir.file("a.bmp"));
+  write_bmp(dir.path("a.bmp"), f);
+  const Frame back = read_image(dir.path("a.bmp"));
   EXPECT_EQ(back.width, 7);
   EXPECT_EQ(back.height, 5);
   EXPECT_EQ(back.rgb, f.rgb);
-  expect_file_error(dir.file("none.png"), [&] { read_image(dir.file("none.png")); });
+  expect_file_error(dir.path("none.png"), [&] { read_image(dir.path("none.png")); });
 }
 
 TEST(ImageReader, ReadsJpegAndPng) {
@@ -354,12 +346,12 @@ TEST(ImageReader, ReadsJpegAndPng) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
   const std::string video = actionclip::testing::fixture("video/clip_h264.mp4");
-  ffmpeg("-i " + video + " -frames:v 1 " + dir.file("f.png"));
-  ffmpeg("-i " + video + " -frames:v 1 -q:v 1 " + dir.file("f.jpg"));
+  ffmpeg("-i " + video + " -frames:v 1 " + dir.path("f.png"));
+  ffmpeg("-i " + video + " -frames:v 1 -q:v 1 " + dir.path("f.jpg"));
   VideoReader reader(video);
   const auto ref = as_tensor(reader.read_frames({0})).to(torch::kFloat32);
   for (const char* name : {"f.png", "f.jpg"}) {
-    const Frame img = read_image(dir.file(name));
+    const Frame img = read_image(dir.path(name));
     ASSERT_EQ(img.width, 320);
     ASSERT_EQ(img.height, 240);
     const double mad = (as_tensor({img}).to(torch::kFloat32) - ref).abs().mean().item<double>();
@@ -374,10 +366,10 @@ TEST(FrameSource, RawFrameFolderUsesOneBasedNames) {
     frames.push_back(pattern(9, 6, i));
     char name[32];
     std::snprintf(name, sizeof name, "img_%05d.bmp", i + 1);
-    write_bmp(dir.file(name), frames.back());
+    write_bmp(dir.path(name), frames.back());
   }
-  RawFrameFolder folder(dir.file(""), "img_{:05d}.bmp");
-  EXPECT_EQ(folder.frame_path(0), dir.file("img_00001.bmp"));
+  RawFrameFolder folder(dir.path(""), "img_{:05d}.bmp");
+  EXPECT_EQ(folder.frame_path(0), dir.path("img_00001.bmp"));
   ASSERT_EQ(folder.frame_count(), 4);
   const auto got = folder.read_frames({3, 0, 3});
   EXPECT_EQ(got[0].rgb, frames[3].rgb);
@@ -386,9 +378,9 @@ TEST(FrameSource, RawFrameFolderUsesOneBasedNames) {
   EXPECT_THROW(folder.read_frames({4}), std::out_of_range);
 
   // The default template looks for img_00001.jpg, which this folder lacks.
-  auto source = open_frame_source(dir.file(""));
-  expect_file_error(dir.file(""), [&] { source->frame_count(); });
-  EXPECT_THROW(RawFrameFolder(dir.file(""), "img_{:x}.bmp"), std::invalid_argument);
+  auto source = open_frame_source(dir.path(""));
+  expect_file_error(dir.path(""), [&] { source->frame_count(); });
+  EXPECT_THROW(RawFrameFolder(dir.path(""), "img_{:x}.bmp"), std::invalid_argument);
 }
 
 TEST(FrameSource, OpensVideoFiles) {

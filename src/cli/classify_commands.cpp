@@ -120,12 +120,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
         auto paths = expand_video_inputs(*inputs);
         if (paths.empty()) throw Error("no videos found in the given inputs");
 
-        VideoEncoderOptions options;
-        options.views = ViewOptions::parse(*views, static_cast<int>(loaded.model->options().num_frames),
-                                           static_cast<int>(loaded.model->clip->config().image_resolution));
-        options.batch_size = *batch;
-        options.decode_threads = *workers;
-        options.device = parse_device(args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
         VideoEncoder encoder(loaded.model, options);
 
         nlohmann::json results = nlohmann::json::array();

@@ -55,6 +55,17 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   return load_model(args.model, options);
 }
 
+VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
+                                          const std::string& device) {
+  VideoEncoderOptions options;
+  options.views = ViewOptions::parse(views, static_cast<int>(loaded.model->options().num_frames),
+                                     static_cast<int>(loaded.model->clip->config().image_resolution));
+  options.batch_size = batch;
+  options.decode_threads = workers;
+  options.device = parse_device(device);
+  return options;
+}
+
 void configure_threads(int threads) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads > 0 ? threads : cores);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "actionclip/inference/video_encoder.h"
 #include "actionclip/model/model_io.h"
 
 namespace actionclip::cli {
@@ -33,6 +34,11 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options);
 void add_device_option(CLI::App* cmd, std::string& device);
 torch::Device parse_device(const std::string& name);
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
+
+// Video encoding options for LOADED: --views "CROPSxCLIPS" at the model's frames and resolution,
+// --batch-size, --workers (decoding threads) and --device.
+VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
+                                          const std::string& device);
 
 // libtorch's intra-op threads: OpenMP starts with one thread on these machines.
 void configure_threads(int threads);

@@ -107,12 +107,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
       action = [args, inputs, output, views, batch, workers] {
         auto loaded = load_model_from_args(*args, false);
         auto paths = expand_video_inputs(*inputs);
-        VideoEncoderOptions options;
-        options.views = ViewOptions::parse(*views, static_cast<int>(loaded.model->options().num_frames),
-                                           static_cast<int>(loaded.model->clip->config().image_resolution));
-        options.batch_size = *batch;
-        options.decode_threads = *workers;
-        options.device = parse_device(args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
         VideoEncoder encoder(loaded.model, options);
         VideoIndex index;
         std::vector<torch::Tensor> rows;

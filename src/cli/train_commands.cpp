@@ -145,12 +145,7 @@ void add_train_commands(CLI::App& app, Action& action) {
         for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
         if (records.records.empty()) throw FileError(*list, "no usable videos");
 
-        VideoEncoderOptions options;
-        options.views = ViewOptions::parse(*views, static_cast<int>(loaded.model->options().num_frames),
-                                           static_cast<int>(loaded.model->clip->config().image_resolution));
-        options.batch_size = *batch;
-        options.decode_threads = *workers;
-        options.device = parse_device(args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
         loaded.model->eval();
         VideoEncoder encoder(loaded.model, options);
         TextEmbedder embedder(loaded.model, loaded.tokenizer);

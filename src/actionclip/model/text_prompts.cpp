@@ -61,8 +61,12 @@ TemplateSet read_template_file(const std::string& path) {
 }
 
 TemplateSet resolve_templates(const std::string& name_or_path) {
-  if (std::filesystem::exists(name_or_path)) return read_template_file(name_or_path);
-  return builtin_templates(name_or_path);
+  // Built-in names win: a file that happens to be called "default" (or the actionclip binary
+  // in the working folder) must not replace the set the user named.
+  for (const char* name : {"default", "actionclip", "none"})
+    if (name_or_path == name) return builtin_templates(name);
+  if (std::filesystem::is_regular_file(name_or_path)) return read_template_file(name_or_path);
+  throw Error("'" + name_or_path + "' is neither a built-in template set (default, actionclip, none) nor a template file");
 }
 
 std::string apply_template(const std::string& templ, const std::string& label) {

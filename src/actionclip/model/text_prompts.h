@@ -21,7 +21,7 @@ TemplateSet builtin_templates(const std::string& name = "default");
 // skipped). Throws FileError naming the file and line for a template without "{}".
 TemplateSet read_template_file(const std::string& path);
 
-// A name of a built-in set or a path to a template file.
+// A built-in set's name (these take precedence), else a template file's path.
 TemplateSet resolve_templates(const std::string& name_or_path);
 
 std::string apply_template(const std::string& templ, const std::string& label);

@@ -32,13 +32,16 @@ ClipConfig clip_config_for_arch(const std::string& arch) {
     c.text_width = 768, c.text_heads = 12;
     return c;
   }
-  if (arch == "tiny") {  // the shapes of the parity fixtures: for tests and quick experiments
+  // The shapes of the parity fixtures (patch 8 at 32 pixels), and a finer-grained variant
+  // (patch 4): for tests and quick experiments.
+  if (arch == "tiny" || arch == "tiny/4") {
     c.embed_dim = 128;
-    c.image_resolution = 32, c.vision_layers = 2, c.vision_width = 128, c.vision_heads = 2, c.vision_patch_size = 8;
+    c.image_resolution = 32, c.vision_layers = 2, c.vision_width = 128, c.vision_heads = 2;
+    c.vision_patch_size = arch == "tiny" ? 8 : 4;
     c.text_width = 128, c.text_heads = 2, c.text_layers = 2;
     return c;
   }
-  throw Error("unknown network.arch '" + arch + "' (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px, tiny)");
+  throw Error("unknown network.arch '" + arch + "' (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px, tiny, tiny/4)");
 }
 
 namespace {
