@@ -13,6 +13,7 @@
 #include "actionclip/inference/video_encoder.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/trainer.h"
+#include "actionclip/util/autocast.h"
 #include "actionclip/util/ordered_prefetcher.h"
 #include "actionclip/video/frame_source.h"
 #include "actionclip/video/sampling.h"
@@ -43,6 +44,7 @@ struct BenchArgs {
   // train
   int steps = 3;
   std::string bpe;
+  std::string precision = "fp32";
 };
 
 double now_seconds() {
@@ -114,6 +116,7 @@ int bench_clip(const BenchArgs& a) {
   model->eval();
   model->to(device);
   c10::InferenceMode inference;
+  AutocastScope autocast(a.precision == "bf16", device);
 
   auto images = torch::randn({a.batch, 3, 224, 224}, device);
   const double images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
@@ -152,13 +155,14 @@ int bench_clip(const BenchArgs& a) {
                            {"texts_per_s", texts_per_s},
                            {"texts_all_77_positions_per_s", texts_full_per_s},
                            {"peak_memory_mb", peak_mb},
+                           {"precision", a.precision},
                            {"python", python}};
   if (a.json) {
     print_json(result);
     return 0;
   }
-  std::printf("actionclip bench clip: ViT-B/32 shapes, random weights, device %s, %d threads\n", device.str().c_str(),
-              torch::get_num_threads());
+  std::printf("actionclip bench clip: ViT-B/32 shapes, random weights, device %s, %d threads, %s\n",
+              device.str().c_str(), torch::get_num_threads(), a.precision.c_str());
   std::printf("  image batch %d, text batch %d, prompts of %d tokens\n", a.batch, a.text_batch, a.prompt_tokens);
   print_ratio("images/s", images_per_s, python, "images_per_s");
   print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");
@@ -359,6 +363,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   clip->add_option("--batch", args->batch, "images per call")->capture_default_str();
   clip->add_option("--text-batch", args->text_batch, "prompts per call")->capture_default_str();
   clip->add_option("--prompt-tokens", args->prompt_tokens, "tokens per prompt incl. start/end")->capture_default_str();
+  clip->add_option("--precision", args->precision, "fp32, or bf16 (autocast)")->capture_default_str();
   clip->callback([&action, args] { action = [args] { return bench_clip(*args); }; });
 
   auto* video = bench->add_subcommand("video", "Decoding, sampling and end-to-end classify throughput");

@@ -11,7 +11,7 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config_(c) {
   transformer = register_module("transformer", Transformer(c.text_layers, BlockOptions{c.text_width, c.text_heads, c.activation}));
   token_embedding = register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.text_width));
   positional_embedding = register_parameter("positional_embedding", 0.01 * torch::randn({c.context_length, c.text_width}));
-  ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.text_width})));
+  ln_final = register_module("ln_final", LayerNorm(torch::nn::LayerNormOptions({c.text_width})));
   text_projection = register_parameter("text_projection",
                                        std::pow(c.text_width, -0.5) * torch::randn({c.text_width, c.embed_dim}));
   logit_scale = register_parameter("logit_scale", torch::full({}, std::log(1.0 / 0.07)));

@@ -29,7 +29,7 @@ class ClipModelImpl : public torch::nn::Module {
   Transformer transformer{nullptr};
   torch::nn::Embedding token_embedding{nullptr};
   torch::Tensor positional_embedding, text_projection, logit_scale;
-  torch::nn::LayerNorm ln_final{nullptr};
+  LayerNorm ln_final{nullptr};
 
  private:
   torch::Tensor causal_mask(int64_t length, const torch::TensorOptions& options) const;

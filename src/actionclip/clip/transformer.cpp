@@ -1,5 +1,7 @@
 #include "actionclip/clip/transformer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 namespace actionclip {
@@ -16,8 +18,9 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads) : heads_(head
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
   const auto batch = x.size(0), length = x.size(1), width = x.size(2);
   // Without autograd, libtorch's fused kernel (the fast path of nn.MultiheadAttention) does the
-  // same computation in fewer passes over memory.
-  if (!additive_mask.defined() && !torch::GradMode::is_enabled())
+  // same computation in fewer passes over memory. It has no autocast rule, so not under autocast.
+  if (!additive_mask.defined() && !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() &&
+      !at::autocast::is_enabled())
     return std::get<0>(at::_native_multi_head_attention(x, x, x, width, heads_, in_proj_weight, in_proj_bias,
                                                         out_proj->weight, out_proj->bias, c10::nullopt,
                                                         /*need_weights=*/false));
@@ -48,9 +51,9 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const BlockOptions& o) {
   attn = register_module("attn", SelfAttention(o.width, o.heads));
-  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
+  ln_1 = register_module("ln_1", LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
   mlp = register_module("mlp", Mlp(o.width, o.activation));
-  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
+  ln_2 = register_module("ln_2", LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
 }
 
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "actionclip/clip/clip_config.h"
+#include "actionclip/clip/layer_norm.h"
 
 namespace actionclip {
 
@@ -53,7 +54,7 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   int64_t shift_segments = 0;
 
   SelfAttention attn{nullptr};
-  torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  LayerNorm ln_1{nullptr}, ln_2{nullptr};
   Mlp mlp{nullptr};
 };
 TORCH_MODULE(ResidualAttentionBlock);

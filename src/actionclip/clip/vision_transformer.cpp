@@ -12,9 +12,9 @@ VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& c) : checkpoint_g
   class_embedding = register_parameter("class_embedding", scale * torch::randn({width}));
   positional_embedding =
       register_parameter("positional_embedding", scale * torch::randn({checkpoint_grid_ * checkpoint_grid_ + 1, width}));
-  ln_pre = register_module("ln_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+  ln_pre = register_module("ln_pre", LayerNorm(torch::nn::LayerNormOptions({width})));
   transformer = register_module("transformer", Transformer(c.vision_layers, BlockOptions{width, c.vision_heads, c.activation}));
-  ln_post = register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+  ln_post = register_module("ln_post", LayerNorm(torch::nn::LayerNormOptions({width})));
   proj = register_parameter("proj", scale * torch::randn({width, c.embed_dim}));
 }
 

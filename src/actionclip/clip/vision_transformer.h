@@ -27,7 +27,7 @@ class VisionTransformerImpl : public torch::nn::Module {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::Tensor class_embedding, positional_embedding, proj, time_embedding;
-  torch::nn::LayerNorm ln_pre{nullptr}, ln_post{nullptr};
+  LayerNorm ln_pre{nullptr}, ln_post{nullptr};
   Transformer transformer{nullptr};
 
  private:

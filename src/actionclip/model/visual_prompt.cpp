@@ -1,5 +1,7 @@
 #include "actionclip/model/visual_prompt.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -70,10 +72,18 @@ ClsAggregatorImpl::ClsAggregatorImpl(int64_t num_frames, int64_t width, int64_t 
 }
 
 torch::Tensor ClsAggregatorImpl::forward(const torch::Tensor& frames) {
+  // torch's TransformerEncoder mixes bf16 activations with float32 norms under CPU autocast,
+  // which libtorch 1.13 rejects; this small module runs in float32 either way.
+  const bool cpu_autocast = at::autocast::is_cpu_enabled();
+  at::autocast::set_cpu_enabled(false);
+  struct Restore {
+    bool enabled;
+    ~Restore() { at::autocast::set_cpu_enabled(enabled); }
+  } restore{cpu_autocast};
   if (frames.size(1) + 1 != pos_embed.size(1))
     throw Error("Transf_cls was built for " + std::to_string(pos_embed.size(1) - 1) + " frames, got " +
                 std::to_string(frames.size(1)));
-  auto x = torch::cat({cls_token.expand({frames.size(0), 1, frames.size(2)}), frames}, 1) + pos_embed;
+  auto x = torch::cat({cls_token.expand({frames.size(0), 1, frames.size(2)}), frames.to(cls_token.dtype())}, 1) + pos_embed;
   return transformer_enc(x.transpose(0, 1)).select(0, 0);
 }
 
@@ -113,7 +123,9 @@ VisualPromptImpl::VisualPromptImpl(const VisualPromptOptions& o) : options_(o) {
   frame_position_embeddings->weight.normal_(0.0, 0.02);
 }
 
-torch::Tensor VisualPromptImpl::forward(const torch::Tensor& x) {
+torch::Tensor VisualPromptImpl::forward(const torch::Tensor& frame_features) {
+  // Temporal modelling in float32, as the reference does (x.float()), whatever the encoder's precision.
+  const auto x = frame_features.to(torch::kFloat32);
   const auto batch = x.size(0), frames = x.size(1), width = x.size(2);
   switch (options_.type) {
     case PromptType::MeanP:

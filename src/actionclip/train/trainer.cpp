@@ -1,7 +1,5 @@
 #include "actionclip/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +10,7 @@
 #include "actionclip/io/atomic_file.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/contrastive_loss.h"
+#include "actionclip/util/autocast.h"
 #include "actionclip/util/error.h"
 #include "actionclip/util/ordered_prefetcher.h"
 
@@ -63,26 +62,6 @@ void reinitialize(torch::nn::Module& target, torch::nn::Module& fresh, bool visu
   for (auto& p : target.named_parameters())
     if ((p.key().rfind("visual.", 0) == 0) == visual) p.value().copy_(fresh_params[p.key()]);
 }
-
-struct AutocastScope {
-  AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
-    if (!enabled_) return;
-    if (cuda_) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  bool enabled_, cuda_;
-};
 
 }  // namespace
 

@@ -239,7 +239,9 @@ struct VideoReader::Impl {
       }
       if (packet->stream_index == stream->index && packet->size > 0) {
         // Frame-threaded decoders read skip_frame asynchronously: only single-threaded ones skip.
-        const bool may_skip = numbered_by_pts && target_pts != AV_NOPTS_VALUE &&
+        // Intra-only codecs (MJPEG, PNG, ...) gain nothing from skipping and are left alone.
+        const bool intra_only = codec->codec_descriptor && (codec->codec_descriptor->props & AV_CODEC_PROP_INTRA_ONLY);
+        const bool may_skip = !intra_only && numbered_by_pts && target_pts != AV_NOPTS_VALUE &&
                               codec->active_thread_type != FF_THREAD_FRAME && packet->pts != AV_NOPTS_VALUE;
         codec->skip_frame = may_skip && packet->pts != target_pts ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
         const int sent = avcodec_send_packet(codec.get(), packet.get());
@@ -271,7 +273,7 @@ struct VideoReader::Impl {
       const bool behind = target <= last_index;
       // From a fresh open a seek to the first keyframe costs nothing and numbers frames by
       // timestamp from then on, which allows skipping unreferenced pictures.
-      const bool at_start = last_index == -1 && !numbered_by_pts;
+      const bool at_start = last_index == -1 && !numbered_by_pts && target > key;
       if (key >= 0 && (behind || at_start || key > last_index + kMinFramesSkippedBySeek)) {
         if (!seek_to_keyframe(key)) return false;
       } else if (behind) {
