@@ -40,7 +40,7 @@ class TrainingResume : public ::testing::Test {
   }
 
   // Transf_cls trains with dropout, so the torch generator's state must survive a resume too.
-  actionclip::TrainConfig config(const std::string& run) const {
+  actionclip::TrainConfig config(const std::string& run, const std::string& precision = "fp32") const {
     const auto data = dir_ / "data";
     std::string yaml = "seed: 5\n"
                        "data:\n  num_segments: 4\n  batch_size: 4\n  workers: 2\n"
@@ -50,6 +50,7 @@ class TrainingResume : public ::testing::Test {
                        "network:\n  arch: tiny\n  init: false\n  sim_header: Transf_cls\n"
                        "  bpe: " + (actionclip::testing::shared_data_dir() / "clip" / "bpe_simple_vocab_16e6.txt.gz").string() + "\n"
                        "solver:\n  epochs: 2\n  lr: 1.e-4\n  lr_warmup_step: 1\n  grad_accumulation: 2\n  clip_gradient: 1.0\n"
+                       "  precision: " + precision + "\n"
                        "logging:\n  output_dir: " + (dir_ / run).string() + "\n";
     return actionclip::TrainConfig::parse(yaml, "", run + ".yaml");
   }
@@ -127,4 +128,15 @@ TEST_F(TrainingResume, SameSeedSameWeightsAndMetricsAreLogged) {
   }
   EXPECT_EQ(lines, 2);
   EXPECT_TRUE(fs::exists(dir_ / "a" / "best.safetensors"));
+}
+
+TEST_F(TrainingResume, Bf16AutocastTrains) {
+  actionclip::TrainRunOptions quiet;
+  quiet.progress = false;
+  actionclip::Trainer trainer(config("bf16", "bf16"));
+  auto before = trainer.named_state().front().second.clone();
+  auto summary = trainer.run(quiet);
+  EXPECT_TRUE(std::isfinite(summary.last_loss));
+  EXPECT_GT(summary.last_loss, 0.0);
+  EXPECT_FALSE(torch::equal(before, trainer.named_state().front().second));  // the weights moved
 }
