@@ -218,6 +218,13 @@ int bench_video(const BenchArgs& a) {
   }
   const double full_decode_per_s = static_cast<double>(paths.size()) / (now_seconds() - start);
 
+  start = now_seconds();
+  for (const auto& p : paths) {
+    video::VideoReader reader(p);
+    reader.read_frames(video::tsn_center_indices(reader.frame_count(), a.frames));
+  }
+  const double sampled_decode_per_s = static_cast<double>(paths.size()) / (now_seconds() - start);
+
   auto sample = [&](size_t i) {
     auto source = video::open_frame_source(paths[i]);
     return preprocess(source->read_frames(video::tsn_center_indices(source->frame_count(), a.frames)));
@@ -262,6 +269,7 @@ int bench_video(const BenchArgs& a) {
                            {"device", device.str()},
                            {"threads", torch::get_num_threads()},
                            {"full_decode_videos_per_s", full_decode_per_s},
+                           {"sampled_decode_videos_per_s", sampled_decode_per_s},
                            {"sampled_videos_per_s_1_thread", sampled_per_s[1]},
                            {"sampled_videos_per_s_2_threads", sampled_per_s[2]},
                            {"classify_videos_per_s", classify_per_s},
@@ -274,8 +282,9 @@ int bench_video(const BenchArgs& a) {
   std::printf("actionclip bench video: %zu clips, %.0f s 320x240 H.264, %d frames, device %s, %d threads\n", paths.size(),
               a.clip_seconds, a.frames, device.str().c_str(), torch::get_num_threads());
   std::printf("  %-44s %8.2f\n", "full decode (every frame), videos/s", full_decode_per_s);
-  std::printf("  %-44s %8.2f   (%.1fx full decode)\n", "decode+sample+preprocess, 1 thread, videos/s", sampled_per_s[1],
-              sampled_per_s[1] / full_decode_per_s);
+  std::printf("  %-44s %8.2f   (%.1fx full decode)\n", "sampled decode (8 TSN frames), videos/s", sampled_decode_per_s,
+              sampled_decode_per_s / full_decode_per_s);
+  std::printf("  %-44s %8.2f\n", "decode+sample+preprocess, 1 thread, videos/s", sampled_per_s[1]);
   std::printf("  %-44s %8.2f\n", "decode+sample+preprocess, 2 threads, videos/s", sampled_per_s[2]);
   print_ratio("classify end to end (ViT-B/32), videos/s", classify_per_s, python, "videos_per_s");
   std::printf("  %-44s %8.2f s\n", "model waited for data", stats.data_wait_seconds);
