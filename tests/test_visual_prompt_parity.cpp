@@ -72,3 +72,19 @@ TEST(VisualPromptParity, TinyActionClipCheckpointEndToEnd) {
   auto video = loaded.model->encode_video(expected.at("pixels"));
   EXPECT_LT((video - expected.at("video_features.Transf")).abs().max().item<double>(), 1e-4);
 }
+
+TEST(VisualPromptParity, InNetworkPromptsLoadPlainClipWeights) {
+  REQUIRE_FIXTURES();
+  auto pixels = actionclip::io::load_safetensors(fixture("reference/expected.safetensors")).at("pixels");  // [2,4,...]
+  for (auto prompt : {actionclip::PromptType::Joint, actionclip::PromptType::Shift}) {
+    actionclip::LoadOptions options;
+    options.load_tokenizer = false;
+    options.prompt = prompt;
+    options.num_frames = 4;
+    auto loaded = actionclip::load_model(fixture("reference/clip-tiny-jit.pt"), options);
+    torch::NoGradGuard no_grad;
+    auto video = loaded.model->encode_video(pixels);
+    EXPECT_EQ(video.sizes(), (std::vector<int64_t>{2, 128})) << actionclip::prompt_type_name(prompt);
+    EXPECT_TRUE(torch::isfinite(video).all().item<bool>());
+  }
+}

@@ -102,6 +102,9 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   model_options.reference_conv1d = prompt_meta.value("reference_conv1d", true);
 
   loaded.model = ActionClipModel(config, model_options);
+  // Joint's temporal embedding is new to plain CLIP weights: it starts at zero.
+  if (model_options.prompt == PromptType::Joint && !clip_state.count("visual.time_embedding"))
+    clip_state.emplace("visual.time_embedding", loaded.model->clip->visual->time_embedding.detach().clone());
   loaded.unused_keys = assign_state(*loaded.model->clip, clip_state, weights_path, "CLIP");
   if (loaded.model->fusion->has_parameters()) {
     if (fusion_state.empty())
