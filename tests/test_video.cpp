@@ -17,6 +17,7 @@
 #include "actionclip/video/sampling.h"
 #include "actionclip/video/transforms.h"
 #include "actionclip/video/video_reader.h"
+#include "actionclip/inference/video_views.h"
 #include "fixtures.h"
 #include "temp_dir.h"
 
@@ -381,6 +382,13 @@ TEST(FrameSource, RawFrameFolderUsesOneBasedNames) {
   auto source = open_frame_source(dir.path(""));
   expect_file_error(dir.path(""), [&] { source->frame_count(); });
   EXPECT_THROW(RawFrameFolder(dir.path(""), "img_{:x}.bmp"), std::invalid_argument);
+  // With the folder's own template it opens, for inference views too.
+  EXPECT_EQ(open_frame_source(dir.path(""), "img_{:05d}.bmp")->frame_count(), 4);
+  actionclip::ViewOptions views;
+  views.frames = 4;
+  views.input_size = 8;
+  views.frame_template = "img_{:05d}.bmp";
+  EXPECT_EQ(actionclip::load_video_views(dir.path(""), views).sizes(), (std::vector<int64_t>{1, 4, 3, 8, 8}));
 }
 
 TEST(FrameSource, OpensVideoFiles) {

@@ -120,7 +120,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
         auto paths = expand_video_inputs(*inputs);
         if (paths.empty()) throw Error("no videos found in the given inputs");
 
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
         VideoEncoder encoder(loaded.model, options);
 
         nlohmann::json results = nlohmann::json::array();

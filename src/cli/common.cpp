@@ -29,6 +29,7 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options) {
     cmd->add_option("-c,--checkpoint", args.checkpoint, "ActionCLIP training checkpoint (CLIP + visual prompt weights)");
     cmd->add_option("--prompt", args.prompt, "visual prompt: meanP, Conv_1D, LSTM, Transf, Transf_cls (default: from weights)");
     cmd->add_option("--frames", args.frames, "frames sampled per video (TSN segments)")->check(CLI::Range(1, 512));
+    cmd->add_option("--image-tmpl", args.frame_template, "file names in rawframe folders (1-based)")->capture_default_str();
   }
 }
 
@@ -56,13 +57,14 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
 }
 
 VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
-                                          const std::string& device) {
+                                          const ModelArgs& args) {
   VideoEncoderOptions options;
   options.views = ViewOptions::parse(views, static_cast<int>(loaded.model->options().num_frames),
                                      static_cast<int>(loaded.model->clip->config().image_resolution));
   options.batch_size = batch;
   options.decode_threads = workers;
-  options.device = parse_device(device);
+  options.views.frame_template = args.frame_template;
+  options.device = parse_device(args.device);
   return options;
 }
 

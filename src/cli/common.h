@@ -24,6 +24,7 @@ struct ModelArgs {
   std::string prompt;
   std::string device = "cpu";
   int frames = 0;  // 0: from the weights or 8
+  std::string frame_template = "img_{:05d}.jpg";  // rawframe folders' file names
 };
 
 struct RuntimeArgs {
@@ -36,9 +37,9 @@ torch::Device parse_device(const std::string& name);
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
 
 // Video encoding options for LOADED: --views "CROPSxCLIPS" at the model's frames and resolution,
-// --batch-size, --workers (decoding threads) and --device.
+// --batch-size, --workers (decoding threads), and --device and --image-tmpl from ARGS.
 VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
-                                          const std::string& device);
+                                          const ModelArgs& args);
 
 // libtorch's intra-op threads: OpenMP starts with one thread on these machines.
 void configure_threads(int threads);

@@ -107,7 +107,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
       action = [args, inputs, output, views, batch, workers] {
         auto loaded = load_model_from_args(*args, false);
         auto paths = expand_video_inputs(*inputs);
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
         VideoEncoder encoder(loaded.model, options);
         VideoIndex index;
         std::vector<torch::Tensor> rows;

@@ -145,7 +145,7 @@ void add_train_commands(CLI::App& app, Action& action) {
         for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
         if (records.records.empty()) throw FileError(*list, "no usable videos");
 
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, args->device);
+        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
         loaded.model->eval();
         VideoEncoder encoder(loaded.model, options);
         TextEmbedder embedder(loaded.model, loaded.tokenizer);

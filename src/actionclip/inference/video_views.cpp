@@ -80,7 +80,7 @@ torch::Tensor make_views(video::FrameSource& source, const ViewOptions& options)
 }
 
 torch::Tensor load_video_views(const std::string& path, const ViewOptions& options) {
-  auto source = video::open_frame_source(path);
+  auto source = video::open_frame_source(path, options.frame_template);
   try {
     return make_views(*source, options);
   } catch (const FileError&) {

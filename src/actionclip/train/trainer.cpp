@@ -228,6 +228,7 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
   VideoEncoderOptions options;
   options.views.frames = config_.data.num_segments;
   options.views.input_size = static_cast<int>(model_->clip->config().image_resolution);
+  options.views.frame_template = config_.data.image_tmpl;
   options.batch_size = config_.data.batch_size;
   options.decode_threads = std::max(1, config_.data.workers);
   options.device = device_;

@@ -88,11 +88,7 @@ std::vector<size_t> VideoDataset::batch_records(uint64_t seed, int epoch, size_t
 
 Sample VideoDataset::load_train_sample(size_t record_index, uint64_t sample_seed) const {
   const auto& record = records_[record_index];
-  std::unique_ptr<video::FrameSource> source;
-  if (fs::is_directory(record.path))
-    source = std::make_unique<video::RawFrameFolder>(record.path, config_.image_tmpl);
-  else
-    source = video::open_frame_source(record.path);
+  auto source = video::open_frame_source(record.path, config_.image_tmpl);
   const auto count = record.num_frames > 0 ? record.num_frames : source->frame_count();
   std::mt19937_64 rng(sample_seed);
   const auto indices = config_.random_shift ? video::tsn_random_indices(count, config_.num_segments, rng)

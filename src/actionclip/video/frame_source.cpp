@@ -73,8 +73,8 @@ std::vector<Frame> RawFrameFolder::read_frames(const std::vector<int64_t>& indic
   return frames;
 }
 
-std::unique_ptr<FrameSource> open_frame_source(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return std::make_unique<RawFrameFolder>(path);
+std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const std::string& frame_template) {
+  if (std::filesystem::is_directory(path)) return std::make_unique<RawFrameFolder>(path, frame_template);
   return std::make_unique<VideoFileSource>(path);
 }
 

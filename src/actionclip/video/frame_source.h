@@ -38,6 +38,7 @@ class RawFrameFolder : public FrameSource {
 
 // A folder opens as a RawFrameFolder with the default template, anything else as a video file.
 // Throws actionclip::FileError naming the path when it cannot be opened.
-std::unique_ptr<FrameSource> open_frame_source(const std::string& path);
+std::unique_ptr<FrameSource> open_frame_source(const std::string& path,
+                                               const std::string& frame_template = "img_{:05d}.jpg");
 
 }  // namespace actionclip::video
