@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "actionclip/clip/linear.h"
+
 namespace actionclip {
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads) : heads_(heads) {
@@ -18,15 +20,16 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads) : heads_(head
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
   const auto batch = x.size(0), length = x.size(1), width = x.size(2);
   // Without autograd, libtorch's fused kernel (the fast path of nn.MultiheadAttention) does the
-  // same computation in fewer passes over memory. It has no autocast rule, so not under autocast.
+  // same computation in fewer passes over memory. It has no autocast rule, so not under autocast;
+  // on a CPU with oneDNN the faster projections below win over it.
   if (!additive_mask.defined() && !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() &&
-      !at::autocast::is_enabled())
+      !at::autocast::is_enabled() && !uses_onednn_linear(x))
     return std::get<0>(at::_native_multi_head_attention(x, x, x, width, heads_, in_proj_weight, in_proj_bias,
                                                         out_proj->weight, out_proj->bias, c10::nullopt,
                                                         /*need_weights=*/false));
   const auto head_dim = width / heads_;
   // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
-  auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
+  auto qkv = linear(x, in_proj_weight, in_proj_bias)
                  .view({batch, length, 3, heads_, head_dim})
                  .permute({2, 0, 3, 1, 4});
   auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));
@@ -35,7 +38,7 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   auto logits = torch::matmul(q, k.transpose(-2, -1));
   if (additive_mask.defined()) logits = logits + additive_mask;
   auto context = torch::matmul(torch::softmax(logits, -1), v);  // [N, H, L, Dh]
-  return out_proj(context.transpose(1, 2).reshape({batch, length, width}));
+  return linear(context.transpose(1, 2).reshape({batch, length, width}), out_proj->weight, out_proj->bias);
 }
 
 MlpImpl::MlpImpl(int64_t width, Activation activation) : activation_(activation) {
@@ -44,9 +47,9 @@ MlpImpl::MlpImpl(int64_t width, Activation activation) : activation_(activation)
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto h = c_fc(x);
+  auto h = linear(x, c_fc->weight, c_fc->bias);
   h = activation_ == Activation::QuickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
-  return c_proj(h);
+  return linear(h, c_proj->weight, c_proj->bias);
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const BlockOptions& o) {
