@@ -9,6 +9,7 @@ packages=(build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev
+  libgoogle-perftools-dev
   ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship
 missing=()
 for p in "${packages[@]}"; do

@@ -192,6 +192,21 @@ TEST_P(SeekingEncodes, RandomAccessMatchesSequentialDecode) {
   for (int64_t i : {120, 5, 149, 61}) EXPECT_EQ(seeking.read_frames({i})[0].rgb, every[i].rgb) << "frame " << i;
 }
 
+// MP4 with B-frames (the common web layout): a seek lands on the keyframe before the target,
+// not a GOP early, and sampling decodes a fraction of the packets.
+TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
+  if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
+  TempDir dir;
+  const std::string path = dir.path("gop25.mp4");
+  ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 150 -c:v libx264 -g 25 -bf 3 -pix_fmt yuv420p " + path);
+  VideoReader jumping(path);
+  jumping.read_frames({140});
+  EXPECT_LE(jumping.packets_decoded(), 25 + 8) << "packets decoded to reach frame 140 (keyframes every 25)";
+  VideoReader sampling(path);
+  sampling.read_frames(actionclip::video::tsn_center_indices(sampling.frame_count(), 8));
+  EXPECT_LT(sampling.packets_decoded(), 110) << "packets decoded for 8 TSN frames of 150";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Encodes, SeekingEncodes,
     ::testing::Values(std::make_pair("h264.mp4", "-c:v libx264 -g 25 -bf 3 -pix_fmt yuv420p"),

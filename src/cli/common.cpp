@@ -30,6 +30,9 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options) {
     cmd->add_option("--prompt", args.prompt, "visual prompt: meanP, Conv_1D, LSTM, Transf, Transf_cls (default: from weights)");
     cmd->add_option("--frames", args.frames, "frames sampled per video (TSN segments)")->check(CLI::Range(1, 512));
     cmd->add_option("--image-tmpl", args.frame_template, "file names in rawframe folders (1-based)")->capture_default_str();
+    cmd->add_option("--precision", args.precision, "video encoding in fp32, or bf16 (autocast; faster where supported)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
   }
 }
 
@@ -65,6 +68,7 @@ VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::
   options.decode_threads = workers;
   options.views.frame_template = args.frame_template;
   options.device = parse_device(args.device);
+  options.bfloat16 = args.precision == "bf16";
   return options;
 }
 

@@ -25,6 +25,7 @@ struct ModelArgs {
   std::string device = "cpu";
   int frames = 0;  // 0: from the weights or 8
   std::string frame_template = "img_{:05d}.jpg";  // rawframe folders' file names
+  std::string precision = "fp32";                  // or "bf16" for video encoding
 };
 
 struct RuntimeArgs {
@@ -37,7 +38,7 @@ torch::Device parse_device(const std::string& name);
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
 
 // Video encoding options for LOADED: --views "CROPSxCLIPS" at the model's frames and resolution,
-// --batch-size, --workers (decoding threads), and --device and --image-tmpl from ARGS.
+// --batch-size, --workers (decoding threads), and --device, --image-tmpl and --precision from ARGS.
 VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
                                           const ModelArgs& args);
 

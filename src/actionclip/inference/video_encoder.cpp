@@ -4,6 +4,7 @@
 
 #include "actionclip/util/error.h"
 #include "actionclip/util/ordered_prefetcher.h"
+#include "actionclip/util/autocast.h"
 
 namespace actionclip {
 namespace {
@@ -20,6 +21,7 @@ VideoEncoder::VideoEncoder(ActionClipModel model, VideoEncoderOptions options)
 
 torch::Tensor VideoEncoder::encode_views(const torch::Tensor& views) {
   c10::InferenceMode inference;
+  AutocastScope autocast(options_.bfloat16, options_.device);
   return model_->encode_video(views.to(options_.device)).to(torch::kFloat32).cpu();
 }
 

@@ -19,6 +19,9 @@ struct VideoEncoderOptions {
   int batch_size = 8;       // videos per model call
   int decode_threads = 2;
   torch::Device device = torch::kCPU;
+  // Matrix products in bfloat16 (autocast): on GPUs and on CPUs with AVX-512 BF16 or AMX about
+  // 1.5x the float32 speed, at bf16's ~3 significant digits in the features.
+  bool bfloat16 = false;
 };
 
 struct EncodedVideo {

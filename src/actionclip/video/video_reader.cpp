@@ -114,6 +114,11 @@ struct VideoReader::Impl {
   int64_t seek_floor = 0;
   bool seek_trusted = true;
   bool flushed = false;  // the end of the stream was sent to the decoder
+  bool demuxed_to_end = false;  // the index pass left the demuxer at the end; the next read seeks
+  // The next read seeks anyway: once the target's packet is in, drain the decoder instead of
+  // decoding the packets its reordering delay would otherwise wait for.
+  bool drain_after_target = false;
+  int64_t packets_decoded = 0;
   // Presentation timestamp of the frame being decoded towards. While frames are numbered by
   // timestamp, pictures no other picture references (B-frames, mostly) are not decoded unless
   // they are the target: skipping them is exact and saves most of the work between keyframes.
@@ -156,6 +161,7 @@ struct VideoReader::Impl {
     last_index = -1;
     numbered_by_pts = false;
     flushed = false;
+    demuxed_to_end = false;
   }
 
   // One demuxing pass over the whole file; cheap next to decoding. Read errors end the pass the
@@ -172,9 +178,12 @@ struct VideoReader::Impl {
       const AVPacket& p = *packet;
       if (p.stream_index == stream->index && p.size > 0 && !(p.flags & AV_PKT_FLAG_DISCARD)) {
         all_pts &= p.pts != AV_NOPTS_VALUE;
-        // Demuxers index seek points by dts (MP4, AVI) or by pts (Matroska); the smaller of the
-        // two never lands after the keyframe.
-        const int64_t seek_ts = p.dts == AV_NOPTS_VALUE ? p.pts : std::min(p.pts, p.dts);
+        // Seek by the keyframe's pts: Matroska indexes by pts, and MP4's demuxer first subtracts
+        // the B-frame delay from the request, so a keyframe's dts would land one keyframe early
+        // (decoding a whole extra GOP). Where the index holds dts, a keyframe's pts still comes
+        // before the next keyframe's dts. Verification after the seek catches any demuxer that
+        // lands elsewhere.
+        const int64_t seek_ts = p.pts == AV_NOPTS_VALUE ? p.dts : p.pts;
         entries.push_back({p.pts, seek_ts, (p.flags & AV_PKT_FLAG_KEY) != 0});
       }
       av_packet_unref(packet.get());
@@ -190,8 +199,10 @@ struct VideoReader::Impl {
       }
     }
     index = std::move(idx);
-    // Demuxing consumed the file; start decoding from a fresh open rather than trusting a seek.
-    open();
+    // Demuxing consumed the file. A seekable stream seeks (verified) to its first wanted
+    // keyframe next; otherwise decoding starts from a fresh open.
+    if (index->seekable) demuxed_to_end = true;
+    else open();
   }
 
   int64_t frame_count() {
@@ -212,6 +223,7 @@ struct VideoReader::Impl {
     avcodec_flush_buffers(codec.get());
     flushed = false;
     numbered_by_pts = true;
+    demuxed_to_end = false;
     seek_floor = key;
     last_index = key - 1;  // provisional until the first frame reports where the seek landed
     return true;
@@ -244,11 +256,16 @@ struct VideoReader::Impl {
         const bool may_skip = !intra_only && numbered_by_pts && target_pts != AV_NOPTS_VALUE &&
                               codec->active_thread_type != FF_THREAD_FRAME && packet->pts != AV_NOPTS_VALUE;
         codec->skip_frame = may_skip && packet->pts != target_pts ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        ++packets_decoded;
         const int sent = avcodec_send_packet(codec.get(), packet.get());
         // A corrupt packet costs its picture (the decoder conceals what it can), not the video.
         if (sent < 0 && sent != AVERROR_INVALIDDATA) {
           av_packet_unref(packet.get());
           fail("decoding failed (" + av_error(sent) + ")");
+        }
+        if (drain_after_target && numbered_by_pts && packet->pts == target_pts) {
+          avcodec_send_packet(codec.get(), nullptr);
+          flushed = true;
         }
       }
       av_packet_unref(packet.get());
@@ -274,10 +291,10 @@ struct VideoReader::Impl {
       // From a fresh open a seek to the first keyframe costs nothing and numbers frames by
       // timestamp from then on, which allows skipping unreferenced pictures.
       const bool at_start = last_index == -1 && !numbered_by_pts && target > key;
-      if (key >= 0 && (behind || at_start || key > last_index + kMinFramesSkippedBySeek)) {
+      if (key >= 0 && (behind || at_start || demuxed_to_end || flushed || key > last_index + kMinFramesSkippedBySeek)) {
         if (!seek_to_keyframe(key)) return false;
-      } else if (behind) {
-        rewind();
+      } else if (behind || demuxed_to_end) {
+        open();
       }
     } else if (target <= last_index) {
       rewind();
@@ -292,6 +309,9 @@ struct VideoReader::Impl {
       last_index = number;
       if (number == target) return true;
     }
+    // A seek that leads to no picture at all (single-image demuxers) proves nothing about the
+    // stream: decode from the start instead.
+    if (numbered_by_pts && last_index == seek_floor - 1) return false;
     fail("frame " + std::to_string(target) + " cannot be decoded: the stream ends after " +
          std::to_string(last_index + 1) + " of " + std::to_string(index->pts.size()) + " frames");
   }
@@ -325,7 +345,10 @@ struct VideoReader::Impl {
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
     std::map<int64_t, Frame> decoded;
-    for (int64_t target : wanted) {
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const int64_t target = wanted[i];
+      drain_after_target = seek_trusted && index->seekable &&
+                           (i + 1 == wanted.size() || keyframe_before(wanted[i + 1]) > target + kMinFramesSkippedBySeek);
       if (!advance_to(target)) {
         // The container does not seek exactly: number frames by counting from the start.
         seek_trusted = false;
@@ -389,5 +412,7 @@ double VideoReader::duration_seconds() const {
 int VideoReader::rotation() const { return impl_->rotation; }
 
 const std::string& VideoReader::path() const { return impl_->path; }
+
+int64_t VideoReader::packets_decoded() const { return impl_->packets_decoded; }
 
 }  // namespace actionclip::video

@@ -41,6 +41,9 @@ class VideoReader {
   double duration_seconds() const;  // from the stream, else the container; 0 when unknown
   int rotation() const;             // clockwise degrees applied to frames: 0, 90, 180 or 270
   const std::string& path() const;
+  // Video packets sent to the decoder so far (including unreferenced pictures it was told to
+  // skip): what seeking saves over decoding from the start.
+  int64_t packets_decoded() const;
 
  private:
   struct Impl;
