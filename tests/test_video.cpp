@@ -205,6 +205,12 @@ TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
   VideoReader sampling(path);
   sampling.read_frames(actionclip::video::tsn_center_indices(sampling.frame_count(), 8));
   EXPECT_LT(sampling.packets_decoded(), 110) << "packets decoded for 8 TSN frames of 150";
+  // Reading every frame decodes each packet once (no retry from the start).
+  VideoReader every(path);
+  std::vector<int64_t> all(150);
+  for (int64_t i = 0; i < 150; ++i) all[i] = i;
+  every.read_frames(all);
+  EXPECT_EQ(every.packets_decoded(), 150);
 }
 
 INSTANTIATE_TEST_SUITE_P(

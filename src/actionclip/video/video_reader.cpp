@@ -118,11 +118,16 @@ struct VideoReader::Impl {
   // The next read seeks anyway: once the target's packet is in, drain the decoder instead of
   // decoding the packets its reordering delay would otherwise wait for.
   bool drain_after_target = false;
+  bool drained = false;  // drained that way: the next read must seek
   int64_t packets_decoded = 0;
-  // Presentation timestamp of the frame being decoded towards. While frames are numbered by
-  // timestamp, pictures no other picture references (B-frames, mostly) are not decoded unless
-  // they are the target: skipping them is exact and saves most of the work between keyframes.
+  // Presentation timestamp of the frame being decoded towards.
   int64_t target_pts = AV_NOPTS_VALUE;
+  // Timestamps of every frame the current read_frames call wants, sorted. While frames are
+  // numbered by timestamp, pictures no other picture references (B-frames, mostly) are decoded
+  // only when wanted: skipping them is exact and saves most of the work between keyframes. (Not
+  // just the current target: the reordering delay sends the packets after it to the decoder
+  // before it comes out, and those may be the next wanted frames.)
+  std::vector<int64_t> wanted_pts;
 
   [[noreturn]] void fail(const std::string& problem) const { throw FileError(path, problem); }
 
@@ -161,7 +166,7 @@ struct VideoReader::Impl {
     last_index = -1;
     numbered_by_pts = false;
     flushed = false;
-    demuxed_to_end = false;
+    demuxed_to_end = drained = false;
   }
 
   // One demuxing pass over the whole file; cheap next to decoding. Read errors end the pass the
@@ -223,7 +228,7 @@ struct VideoReader::Impl {
     avcodec_flush_buffers(codec.get());
     flushed = false;
     numbered_by_pts = true;
-    demuxed_to_end = false;
+    demuxed_to_end = drained = false;
     seek_floor = key;
     last_index = key - 1;  // provisional until the first frame reports where the seek landed
     return true;
@@ -253,9 +258,10 @@ struct VideoReader::Impl {
         // Frame-threaded decoders read skip_frame asynchronously: only single-threaded ones skip.
         // Intra-only codecs (MJPEG, PNG, ...) gain nothing from skipping and are left alone.
         const bool intra_only = codec->codec_descriptor && (codec->codec_descriptor->props & AV_CODEC_PROP_INTRA_ONLY);
-        const bool may_skip = !intra_only && numbered_by_pts && target_pts != AV_NOPTS_VALUE &&
+        const bool may_skip = !intra_only && numbered_by_pts && !wanted_pts.empty() &&
                               codec->active_thread_type != FF_THREAD_FRAME && packet->pts != AV_NOPTS_VALUE;
-        codec->skip_frame = may_skip && packet->pts != target_pts ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        const bool wanted = std::binary_search(wanted_pts.begin(), wanted_pts.end(), packet->pts);
+        codec->skip_frame = may_skip && !wanted ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
         ++packets_decoded;
         const int sent = avcodec_send_packet(codec.get(), packet.get());
         // A corrupt packet costs its picture (the decoder conceals what it can), not the video.
@@ -265,7 +271,7 @@ struct VideoReader::Impl {
         }
         if (drain_after_target && numbered_by_pts && packet->pts == target_pts) {
           avcodec_send_packet(codec.get(), nullptr);
-          flushed = true;
+          flushed = drained = true;
         }
       }
       av_packet_unref(packet.get());
@@ -291,9 +297,9 @@ struct VideoReader::Impl {
       // From a fresh open a seek to the first keyframe costs nothing and numbers frames by
       // timestamp from then on, which allows skipping unreferenced pictures.
       const bool at_start = last_index == -1 && !numbered_by_pts && target > key;
-      if (key >= 0 && (behind || at_start || demuxed_to_end || flushed || key > last_index + kMinFramesSkippedBySeek)) {
+      if (key >= 0 && (behind || at_start || demuxed_to_end || drained || key > last_index + kMinFramesSkippedBySeek)) {
         if (!seek_to_keyframe(key)) return false;
-      } else if (behind || demuxed_to_end) {
+      } else if (behind || demuxed_to_end || drained) {
         open();
       }
     } else if (target <= last_index) {
@@ -344,6 +350,8 @@ struct VideoReader::Impl {
     std::vector<int64_t> wanted(indices);
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    wanted_pts.clear();
+    for (int64_t i : wanted) wanted_pts.push_back(index->pts.at(static_cast<size_t>(i)));
     std::map<int64_t, Frame> decoded;
     for (size_t i = 0; i < wanted.size(); ++i) {
       const int64_t target = wanted[i];
