@@ -304,6 +304,15 @@ TEST_F(CliTest, EmbedVideoThenSearch) {
   EXPECT_EQ(paths, std::set<std::string>(videos.begin(), videos.end()));
 }
 
+TEST_F(CliTest, UsageErrorsExitWith64NamingTheOption) {
+  const auto bad_value = run("classify -m x --labels a --precision fp16 v.mp4", true);
+  EXPECT_EQ(bad_value.code, 64);
+  EXPECT_NE(bad_value.out.find("--precision"), std::string::npos) << bad_value.out;
+  const auto missing = run("classify --labels a v.mp4", true);
+  EXPECT_EQ(missing.code, 64);
+  EXPECT_NE(missing.out.find("--model"), std::string::npos) << missing.out;
+}
+
 TEST_F(CliTest, HelpWorksForEverySubcommand) {
   const auto top = run("--help", true);
   ASSERT_EQ(top.code, 0) << top.out;

@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help is a ParseError with code 0; every other one is a usage error (sysexits' EX_USAGE),
+    // kept apart from 1 (the run failed) and 2 (some inputs failed).
+    constexpr int kUsageError = 64;
+    return app.exit(e) == 0 ? 0 : kUsageError;
   }
   try {
     actionclip::cli::configure_threads(threads);
