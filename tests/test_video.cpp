@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -110,6 +111,13 @@ void expect_file_error(const std::string& path, const std::function<void()>& act
   }
 }
 
+// Indices 0 .. n-1: every frame, as a full decode yields them.
+std::vector<int64_t> first_frames(int64_t n) {
+  std::vector<int64_t> indices(static_cast<size_t>(n));
+  std::iota(indices.begin(), indices.end(), int64_t{0});
+  return indices;
+}
+
 }  // namespace
 
 class DecodeParity : public ::testing::TestWithParam<const char*> {};
@@ -144,9 +152,7 @@ TEST_P(DecodeParity, SeekingMatchesSequentialDecode) {
   const std::string path = actionclip::testing::fixture(std::string("video/") + GetParam());
   VideoReader sequential(path);
   const int64_t n = sequential.frame_count();
-  std::vector<int64_t> all(n);
-  for (int64_t i = 0; i < n; ++i) all[i] = i;
-  const auto every = sequential.read_frames(all);
+  const auto every = sequential.read_frames(first_frames(n));
 
   VideoReader seeking(path);
   const std::vector<int64_t> order{0, n - 5, n / 2, 3, n - 1, n / 2, 1, n - 5};
@@ -163,9 +169,7 @@ TEST(VideoReader, RandomAccessFarAheadMatchesSequential) {
   const std::string path = actionclip::testing::fixture("video/clip_h264.mp4");
   VideoReader a(path), b(path);
   const auto jumped = a.read_frames({0, 95});
-  std::vector<int64_t> upto(96);
-  for (int64_t i = 0; i < 96; ++i) upto[i] = i;
-  const auto walked = b.read_frames(upto);
+  const auto walked = b.read_frames(first_frames(96));
   EXPECT_EQ(jumped[0].rgb, walked[0].rgb);
   EXPECT_EQ(jumped[1].rgb, walked[95].rgb);
 }
@@ -182,9 +186,7 @@ TEST_P(SeekingEncodes, RandomAccessMatchesSequentialDecode) {
   ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 150 " + std::string(options) + " " + path);
   VideoReader sequential(path);
   ASSERT_EQ(sequential.frame_count(), 150);
-  std::vector<int64_t> all(150);
-  for (int64_t i = 0; i < 150; ++i) all[i] = i;
-  const auto every = sequential.read_frames(all);
+  const auto every = sequential.read_frames(first_frames(150));
   VideoReader seeking(path);
   const std::vector<int64_t> order{140, 0, 75, 149, 30, 31, 100, 99, 12, 60};
   const auto frames = seeking.read_frames(order);
@@ -207,9 +209,7 @@ TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
   EXPECT_LT(sampling.packets_decoded(), 110) << "packets decoded for 8 TSN frames of 150";
   // Reading every frame decodes each packet once (no retry from the start).
   VideoReader every(path);
-  std::vector<int64_t> all(150);
-  for (int64_t i = 0; i < 150; ++i) all[i] = i;
-  every.read_frames(all);
+  every.read_frames(first_frames(150));
   EXPECT_EQ(every.packets_decoded(), 150);
 }
 
