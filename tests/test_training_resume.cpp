@@ -1,10 +1,13 @@
 // Training is reproducible and resumable: an interrupted run continued from its checkpoint ends
-// with exactly the weights of an uninterrupted run, at epoch boundaries and inside an epoch.
+// with exactly the weights of an uninterrupted run, at epoch boundaries and inside an epoch. And
+// the model variants train as configured: every visual prompt, frozen encoders, the reference's
+// learning-rate groups.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +56,39 @@ class TrainingResume : public ::testing::Test {
                        "  precision: " + precision + "\n"
                        "logging:\n  output_dir: " + (dir_ / run).string() + "\n";
     return actionclip::TrainConfig::parse(yaml, "", run + ".yaml");
+  }
+
+  // A one-epoch config without warmup or weight decay, with NETWORK
+  // lines added to the network section and SOLVER lines to the solver section.
+  actionclip::TrainConfig variant(const std::string& run, const std::string& network, const std::string& solver = "") const {
+    const auto data = dir_ / "data";
+    std::string yaml = "seed: 5\n"
+                       "data:\n  num_segments: 4\n  batch_size: 4\n  workers: 1\n"
+                       "  train_list: " + (data / "train.txt").string() + "\n"
+                       "  label_list: " + (data / "labels.csv").string() + "\n"
+                       "network:\n  arch: tiny\n  init: false\n" + network +
+                       "  bpe: " + (actionclip::testing::shared_data_dir() / "clip" / "bpe_simple_vocab_16e6.txt.gz").string() + "\n"
+                       "solver:\n  epochs: 1\n  lr: 1.e-3\n  lr_warmup_step: 0\n  weight_decay: 0\n" + solver +
+                       "logging:\n  output_dir: " + (dir_ / run).string() + "\n";
+    return actionclip::TrainConfig::parse(yaml, "", run + ".yaml");
+  }
+
+  // The largest change of any parameter whose name starts with one of PREFIXES, over one step.
+  static std::map<std::string, double> one_step_changes(actionclip::Trainer& trainer,
+                                                        const std::vector<std::string>& prefixes) {
+    std::map<std::string, torch::Tensor> before;
+    for (auto& [name, value] : trainer.named_state()) before[name] = value.detach().clone();
+    actionclip::TrainRunOptions one_step;
+    one_step.progress = false;
+    one_step.save_checkpoints = false;
+    one_step.stop_after_steps = 1;
+    trainer.run(one_step);
+    std::map<std::string, double> largest;
+    for (auto& [name, value] : trainer.named_state())
+      for (const auto& prefix : prefixes)
+        if (name.rfind(prefix, 0) == 0)
+          largest[prefix] = std::max(largest[prefix], (value - before[name]).abs().max().item<double>());
+    return largest;
   }
 
   static void expect_identical(actionclip::Trainer& a, actionclip::Trainer& b) {
@@ -139,4 +175,62 @@ TEST_F(TrainingResume, Bf16AutocastTrains) {
   EXPECT_TRUE(std::isfinite(summary.last_loss));
   EXPECT_GT(summary.last_loss, 0.0);
   EXPECT_FALSE(torch::equal(before, trainer.named_state().front().second));  // the weights moved
+}
+
+namespace {
+class TrainingVariants : public TrainingResume {};
+}  // namespace
+
+// AdamW's first step moves each parameter by about its group's learning rate (the update is
+// m/sqrt(v) = sign(g)), so the largest moves show the reference's groups: text and logit scale at
+// lr, vision at lr x ratio, the visual prompt at lr x f_ratio.
+TEST_F(TrainingVariants, ParameterGroupsFollowRatioAndFRatio) {
+  actionclip::Trainer trainer(variant("groups", "  sim_header: Transf\n", "  ratio: 0.5\n  f_ratio: 10\n"));
+  const auto moved = one_step_changes(trainer, {"clip.transformer.", "clip.visual.", "fusion."});
+  ASSERT_EQ(moved.size(), 3u);
+  const double text = moved.at("clip.transformer.");
+  ASSERT_GT(text, 0.0);
+  EXPECT_NEAR(moved.at("clip.visual.") / text, 0.5, 0.05);
+  EXPECT_NEAR(moved.at("fusion.") / text, 10.0, 1.0);
+}
+
+TEST_F(TrainingVariants, FrozenEncodersDoNotMove) {
+  {
+    actionclip::Trainer trainer(variant("frozen_text", "  sim_header: meanP\n  freeze_text: true\n"));
+    const auto moved = one_step_changes(trainer, {"clip.transformer.", "clip.token_embedding", "clip.logit_scale", "clip.visual."});
+    EXPECT_EQ(moved.at("clip.transformer."), 0.0);
+    EXPECT_EQ(moved.at("clip.token_embedding"), 0.0);
+    EXPECT_EQ(moved.at("clip.logit_scale"), 0.0);
+    EXPECT_GT(moved.at("clip.visual."), 0.0);
+  }
+  {
+    actionclip::Trainer trainer(variant("frozen_visual", "  sim_header: meanP\n  freeze_visual: true\n"));
+    const auto moved = one_step_changes(trainer, {"clip.transformer.", "clip.visual."});
+    EXPECT_EQ(moved.at("clip.visual."), 0.0);
+    EXPECT_GT(moved.at("clip.transformer."), 0.0);
+  }
+}
+
+// All seven visual prompts train: the step is finite and moves the image encoder and, where the
+// prompt has parameters, the prompt (Joint's temporal embedding lives in the encoder).
+TEST_F(TrainingVariants, EveryVisualPromptTrains) {
+  const std::vector<std::pair<std::string, std::string>> prompts = {
+      {"meanP", "  sim_header: meanP\n"},         {"Conv_1D", "  sim_header: Conv_1D\n"},
+      {"LSTM", "  sim_header: LSTM\n"},           {"Transf", "  sim_header: Transf\n"},
+      {"Transf_cls", "  sim_header: Transf_cls\n"}, {"Joint", "  joint: true\n"},
+      {"Shift", "  tsm: true\n"}};
+  for (const auto& [name, network] : prompts) {
+    actionclip::Trainer trainer(variant("prompt_" + name, network));
+    const auto moved = one_step_changes(trainer, {"clip.visual.", "fusion.", "clip.visual.time_embedding"});
+    EXPECT_GT(moved.at("clip.visual."), 0.0) << name;
+    if (name == "Joint") {
+      EXPECT_GT(moved.at("clip.visual.time_embedding"), 0.0) << name;
+    }
+    const bool has_parameters = name != "meanP" && name != "Joint" && name != "Shift";
+    if (has_parameters) {
+      EXPECT_GT(moved.at("fusion."), 0.0) << name;
+    } else {
+      EXPECT_EQ(moved.count("fusion."), 0u) << name << " should have no prompt parameters";
+    }
+  }
 }
