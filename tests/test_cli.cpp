@@ -304,6 +304,74 @@ TEST_F(CliTest, EmbedVideoThenSearch) {
   EXPECT_EQ(paths, std::set<std::string>(videos.begin(), videos.end()));
 }
 
+// `eval` on a labelled list: its top-1 agrees with classify's rankings, the confusion matrix and
+// the score matrix are written, multi-view works, and a multi-label list gives mAP.
+TEST_F(CliTest, EvalAgreesWithClassifyAndWritesItsOutputs) {
+  const std::vector<std::string> videos = {fixture("video/clip_h264.mp4"), fixture("video/clip_vp9.webm"),
+                                           fixture("video/clip_xvid.avi")};
+  const std::string labels = "running,surfing,cooking";
+  std::string list_text;
+  for (size_t i = 0; i < videos.size(); ++i) list_text += videos[i] + " " + std::to_string(i) + "\n";
+  const auto list = write("list.txt", list_text);
+  const auto common = " -q --json -m " + model() + " --bpe " + bpe() + " --labels " + labels;
+
+  const auto result = run_json("eval" + common + " --list " + quote(list) + " --confusion " + quote(path("c.csv")) +
+                               " --scores " + quote(path("s.npy")));
+  ASSERT_EQ(result.at("videos"), 3);
+  int right = 0;
+  for (size_t i = 0; i < videos.size(); ++i) {
+    const auto classified = run_json("classify" + common + " -k 1 " + quote(videos[i]));
+    const std::vector<std::string> names = {"running", "surfing", "cooking"};
+    right += predictions(classified.at("results").at(0)).at(0).first == names[i];
+  }
+  EXPECT_NEAR(result.at("top1").get<double>(), right / 3.0, 1e-9);
+  EXPECT_DOUBLE_EQ(result.at("top5").get<double>(), 1.0);  // three classes
+  EXPECT_TRUE(result.contains("mean_class_accuracy"));
+
+  std::ifstream csv(path("c.csv"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 4);  // header + one row per class
+  EXPECT_TRUE(fs::exists(path("s.npy")));
+
+  const auto multi_view = run_json("eval" + common + " --list " + quote(list) + " --views 3x2");
+  EXPECT_EQ(multi_view.at("videos"), 3);
+
+  const auto multi_label = write("multi.txt", videos[0] + " 0 1\n" + videos[1] + " 1\n" + videos[2] + " 2 0\n");
+  const auto map = run_json("eval" + common + " --list " + quote(multi_label));
+  ASSERT_TRUE(map.contains("mAP")) << map.dump();
+  EXPECT_FALSE(map.contains("top1"));
+  EXPECT_GT(map.at("mAP").get<double>(), 0.0);
+  EXPECT_LE(map.at("mAP").get<double>(), 1.0);
+}
+
+// The few-shot protocol fine-tunes on K videos per class drawn by seed, then evaluates; the same
+// seed gives the same scores.
+TEST_F(CliTest, EvalFewShotIsReproducible) {
+  const std::vector<std::string> videos = {fixture("video/clip_h264.mp4"), fixture("video/clip_vp9.webm"),
+                                           fixture("video/clip_xvid.avi")};
+  std::string list_text;
+  for (size_t i = 0; i < videos.size(); ++i) list_text += videos[i] + " " + std::to_string(i) + "\n";
+  const auto list = write("list.txt", list_text);
+  const auto label_file = write("labels.csv", "id,name\n0,running\n1,surfing\n2,cooking\n");
+  const auto config = write("few.yaml", "seed: 2\ndata:\n  num_segments: 8\n  batch_size: 3\n  workers: 1\n"
+                                        "  input_size: 32\n  train_list: " + list + "\n  label_list: " + label_file +
+                                        "\nnetwork:\n  sim_header: Transf\nsolver:\n  epochs: 1\n  lr: 1.e-5\n"
+                                        "  lr_warmup_step: 0\nlogging:\n  output_dir: " + path("run") + "\n");
+  auto few_shot = [&](const std::string& scores) {
+    return run("eval -q --json -m " + model() + " --bpe " + bpe() + " --labels-file " + quote(label_file) + " --list " +
+               quote(list) + " --shots 1 --seed 7 --config " + quote(config) + " --scores " + quote(path(scores)));
+  };
+  const auto first = few_shot("a.npy");
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.err.find("fine-tuning on 1 videos per class"), std::string::npos) << first.err;
+  EXPECT_EQ(json::parse(first.out).at("videos"), 3);
+  const auto second = few_shot("b.npy");
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(read_bytes(path("a.npy")), read_bytes(path("b.npy")));
+}
+
 TEST_F(CliTest, UsageErrorsExitWith64NamingTheOption) {
   const auto bad_value = run("classify -m x --labels a --precision fp16 v.mp4", true);
   EXPECT_EQ(bad_value.code, 64);

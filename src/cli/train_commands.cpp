@@ -38,8 +38,8 @@ struct TrainArgs {
   bool quiet = false, json = false;
 };
 
-TrainConfig config_from(const TrainArgs& a) {
-  auto config = TrainConfig::load(a.config);
+TrainConfig config_from(const TrainArgs& a, const std::string& default_pretrained = "") {
+  auto config = TrainConfig::load(a.config, default_pretrained);
   if (!a.output.empty()) config.logging.output_dir = a.output;
   if (!a.device.empty()) config.device = a.device;
   if (a.epochs > 0) config.solver.epochs = a.epochs;
@@ -128,8 +128,8 @@ void add_train_commands(CLI::App& app, Action& action) {
         LoadedModel loaded;
         if (few_shot->shots > 0) {
           if (few_shot->config.empty()) throw Error("--shots needs --config (the fine-tuning recipe)");
-          auto config = config_from(*few_shot);
-          if (config.network.pretrained.empty()) config.network.pretrained = args->model;
+          auto config = config_from(*few_shot, args->model);
+          if (config.network.bpe.empty()) config.network.bpe = args->bpe;
           std::cerr << "few-shot: fine-tuning on " << few_shot->shots << " videos per class (seed "
                     << few_shot->shots_seed << ")\n";
           Trainer trainer(config);

@@ -64,15 +64,16 @@ class Section {
 
 }  // namespace
 
-TrainConfig TrainConfig::load(const std::string& path) {
+TrainConfig TrainConfig::load(const std::string& path, const std::string& default_pretrained) {
   std::ifstream in(path);
   if (!in) throw FileError(path, "cannot open config");
   std::stringstream text;
   text << in.rdbuf();
-  return parse(text.str(), fs::path(path).parent_path().string(), path);
+  return parse(text.str(), fs::path(path).parent_path().string(), path, default_pretrained);
 }
 
-TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& base_dir, const std::string& source) {
+TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& base_dir, const std::string& source,
+                               const std::string& default_pretrained) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -125,6 +126,7 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   auto& n = c.network;
   network.read("arch", n.arch);
   network.read_path("pretrained", n.pretrained, base_dir);
+  if (n.pretrained.empty()) n.pretrained = default_pretrained;
   network.read_path("bpe", n.bpe, base_dir);
   network.read("init", n.init);
   network.read("tsm", n.tsm);

@@ -85,9 +85,12 @@ struct TrainConfig {
   std::string source_text;  // the YAML as read, stored in checkpoints
 
   // Reads YAML; unknown keys are reported (FileError) so typos do not pass silently.
-  // Relative paths in the file are taken relative to the file's folder.
-  static TrainConfig load(const std::string& path);
-  static TrainConfig parse(const std::string& yaml_text, const std::string& base_dir, const std::string& source_name);
+  // Relative paths in the file are taken relative to the file's folder. `default_pretrained`
+  // stands for network.pretrained when the file names no weights (eval's few-shot protocol
+  // fine-tunes the model it was given).
+  static TrainConfig load(const std::string& path, const std::string& default_pretrained = "");
+  static TrainConfig parse(const std::string& yaml_text, const std::string& base_dir, const std::string& source_name,
+                           const std::string& default_pretrained = "");
 };
 
 }  // namespace actionclip
