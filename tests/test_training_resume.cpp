@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actionclip/data/synth.h"
+#include "actionclip/model/model_io.h"
 #include "actionclip/train/trainer.h"
 #include "fixtures.h"
 
@@ -233,4 +234,34 @@ TEST_F(TrainingVariants, EveryVisualPromptTrains) {
       EXPECT_EQ(moved.count("fusion."), 0u) << name << " should have no prompt parameters";
     }
   }
+}
+
+// Starting from pretrained CLIP weights, random_init_visual / random_init_text replace exactly one
+// encoder with fresh values (the paper's ablation of pre-training).
+TEST_F(TrainingVariants, RandomInitialisationReplacesOneEncoder) {
+  REQUIRE_FIXTURES();
+  const auto weights = actionclip::testing::fixture("reference/clip-tiny-jit.pt");
+  actionclip::LoadOptions weights_only;
+  weights_only.load_tokenizer = false;
+  auto pretrained = actionclip::load_model(weights, weights_only);
+  auto changed = [&](const std::string& flag) {
+    auto config = variant("random_" + flag, "  sim_header: meanP\n  " + flag + ": true\n");
+    config.network.init = true;
+    config.network.pretrained = weights;
+    actionclip::Trainer trainer(config);
+    std::map<std::string, bool> differs;  // "visual" / "text" -> some tensor differs from the weights
+    auto reference = pretrained.model->clip->named_parameters();
+    for (auto& p : trainer.model()->clip->named_parameters()) {
+      const bool visual = p.key().rfind("visual.", 0) == 0;
+      if (p.key() == "logit_scale") continue;
+      differs[visual ? "visual" : "text"] |= !torch::equal(p.value(), reference[p.key()]);
+    }
+    return differs;
+  };
+  const auto visual_fresh = changed("random_init_visual");
+  EXPECT_TRUE(visual_fresh.at("visual"));
+  EXPECT_FALSE(visual_fresh.at("text"));
+  const auto text_fresh = changed("random_init_text");
+  EXPECT_FALSE(text_fresh.at("visual"));
+  EXPECT_TRUE(text_fresh.at("text"));
 }

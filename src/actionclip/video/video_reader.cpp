@@ -222,6 +222,11 @@ struct VideoReader::Impl {
     return it == keys.begin() ? -1 : *std::prev(it);
   }
 
+  // Whether reaching `target` from decoder position `position` warrants a seek.
+  bool seek_skips_enough(int64_t target, int64_t position) const {
+    return keyframe_before(target) > position + kMinFramesSkippedBySeek;
+  }
+
   bool seek_to_keyframe(int64_t key) {
     if (av_seek_frame(format.get(), stream->index, index->seek_stamp.at(key), AVSEEK_FLAG_BACKWARD) < 0)
       return false;
@@ -297,7 +302,7 @@ struct VideoReader::Impl {
       // From a fresh open a seek to the first keyframe costs nothing and numbers frames by
       // timestamp from then on, which allows skipping unreferenced pictures.
       const bool at_start = last_index == -1 && !numbered_by_pts && target > key;
-      if (key >= 0 && (behind || at_start || demuxed_to_end || drained || key > last_index + kMinFramesSkippedBySeek)) {
+      if (key >= 0 && (behind || at_start || demuxed_to_end || drained || seek_skips_enough(target, last_index))) {
         if (!seek_to_keyframe(key)) return false;
       } else if (behind || demuxed_to_end || drained) {
         open();
@@ -356,7 +361,7 @@ struct VideoReader::Impl {
     for (size_t i = 0; i < wanted.size(); ++i) {
       const int64_t target = wanted[i];
       drain_after_target = seek_trusted && index->seekable &&
-                           (i + 1 == wanted.size() || keyframe_before(wanted[i + 1]) > target + kMinFramesSkippedBySeek);
+                           (i + 1 == wanted.size() || seek_skips_enough(wanted[i + 1], target));
       if (!advance_to(target)) {
         // The container does not seek exactly: number frames by counting from the start.
         seek_trusted = false;
