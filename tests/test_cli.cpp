@@ -97,6 +97,15 @@ class CliTest : public ::testing::Test {
   }
   static std::string model() { return quote(fixture("reference/actionclip-tiny-transf.pt")); }
   static std::string video() { return fixture("video/clip_h264.mp4"); }
+  static std::vector<std::string> fixture_videos() {
+    return {fixture("video/clip_h264.mp4"), fixture("video/clip_vp9.webm"), fixture("video/clip_xvid.avi")};
+  }
+  // A video list giving video i label i.
+  std::string labelled_list(const std::vector<std::string>& videos) const {
+    std::string text;
+    for (size_t i = 0; i < videos.size(); ++i) text += videos[i] + " " + std::to_string(i) + "\n";
+    return write("list.txt", text);
+  }
 
  private:
   std::optional<actionclip::testing::TempDir> dir_;  // empty when SetUp skipped
@@ -307,12 +316,9 @@ TEST_F(CliTest, EmbedVideoThenSearch) {
 // `eval` on a labelled list: its top-1 agrees with classify's rankings, the confusion matrix and
 // the score matrix are written, multi-view works, and a multi-label list gives mAP.
 TEST_F(CliTest, EvalAgreesWithClassifyAndWritesItsOutputs) {
-  const std::vector<std::string> videos = {fixture("video/clip_h264.mp4"), fixture("video/clip_vp9.webm"),
-                                           fixture("video/clip_xvid.avi")};
+  const auto videos = fixture_videos();
   const std::string labels = "running,surfing,cooking";
-  std::string list_text;
-  for (size_t i = 0; i < videos.size(); ++i) list_text += videos[i] + " " + std::to_string(i) + "\n";
-  const auto list = write("list.txt", list_text);
+  const auto list = labelled_list(videos);
   const auto common = " -q --json -m " + model() + " --bpe " + bpe() + " --labels " + labels;
 
   const auto result = run_json("eval" + common + " --list " + quote(list) + " --confusion " + quote(path("c.csv")) +
@@ -349,11 +355,7 @@ TEST_F(CliTest, EvalAgreesWithClassifyAndWritesItsOutputs) {
 // The few-shot protocol fine-tunes on K videos per class drawn by seed, then evaluates; the same
 // seed gives the same scores.
 TEST_F(CliTest, EvalFewShotIsReproducible) {
-  const std::vector<std::string> videos = {fixture("video/clip_h264.mp4"), fixture("video/clip_vp9.webm"),
-                                           fixture("video/clip_xvid.avi")};
-  std::string list_text;
-  for (size_t i = 0; i < videos.size(); ++i) list_text += videos[i] + " " + std::to_string(i) + "\n";
-  const auto list = write("list.txt", list_text);
+  const auto list = labelled_list(fixture_videos());
   const auto label_file = write("labels.csv", "id,name\n0,running\n1,surfing\n2,cooking\n");
   const auto config = write("few.yaml", "seed: 2\ndata:\n  num_segments: 8\n  batch_size: 3\n  workers: 1\n"
                                         "  input_size: 32\n  train_list: " + list + "\n  label_list: " + label_file +
