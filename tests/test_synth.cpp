@@ -316,6 +316,29 @@ TEST(VideoWriter, RoundTripsEveryAvailableEncoderDeterministically) {
   }
 }
 
+TEST(VideoWriter, RateFactorTradesSizeForFidelity) {
+  TempDir dir;
+  const std::vector<Frame> frames = test_pattern(64, 48, 6);
+  for (auto [codec, file] : {std::pair{VideoCodec::H264, "h.mp4"}, std::pair{VideoCodec::Vp9, "v.webm"}}) {
+    if (!actionclip::video::video_encoder_available(codec)) continue;
+    SCOPED_TRACE(file);
+    std::map<int, std::pair<size_t, double>> size_and_error;
+    for (int crf : {15, 40}) {
+      const fs::path path = dir.path() / (std::to_string(crf) + file);
+      VideoWriter writer(path.string(), 64, 48, 8, {codec, 0, crf});
+      for (const Frame& f : frames) writer.write(f);
+      writer.close();
+      const std::vector<Frame> decoded = decode_all(path);
+      ASSERT_EQ(decoded.size(), frames.size());
+      double error = 0;
+      for (size_t i = 0; i < frames.size(); ++i) error += mean_abs_diff(decoded[i], frames[i]);
+      size_and_error[crf] = {fs::file_size(path), error};
+    }
+    EXPECT_LT(size_and_error[40].first, size_and_error[15].first);
+    EXPECT_GT(size_and_error[40].second, size_and_error[15].second);
+  }
+}
+
 TEST(VideoWriter, RejectsBadPathsSizesAndFrames) {
   TempDir dir;
   const fs::path not_a_dir = dir.path() / "file";

@@ -207,10 +207,13 @@ TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
   VideoReader sampling(path);
   sampling.read_frames(actionclip::video::tsn_center_indices(sampling.frame_count(), 8));
   EXPECT_LT(sampling.packets_decoded(), 110) << "packets decoded for 8 TSN frames of 150";
+  // Of those, the unreferenced B-frames no wanted frame is are skipped, not decoded.
+  EXPECT_LT(sampling.pictures_decoded(), sampling.packets_decoded() * 3 / 4);
   // Reading every frame decodes each packet once (no retry from the start).
   VideoReader every(path);
   every.read_frames(first_frames(150));
   EXPECT_EQ(every.packets_decoded(), 150);
+  EXPECT_EQ(every.pictures_decoded(), 150);
 }
 
 INSTANTIATE_TEST_SUITE_P(

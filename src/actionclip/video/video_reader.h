@@ -44,6 +44,9 @@ class VideoReader {
   // Video packets sent to the decoder so far (including unreferenced pictures it was told to
   // skip): what seeking saves over decoding from the start.
   int64_t packets_decoded() const;
+  // Pictures the decoder produced so far: the decoding work itself, since skipped pictures cost
+  // next to nothing.
+  int64_t pictures_decoded() const;
 
  private:
   struct Impl;

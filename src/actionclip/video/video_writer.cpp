@@ -178,11 +178,11 @@ void VideoWriter::Impl::open(const VideoWriterOptions& options, double fps) {
       encoder->global_quality = 2 * FF_QP2LAMBDA;
       break;
     case VideoCodec::H264:
-      encoder_options.set("crf", "15");
+      encoder_options.set("crf", std::to_string(options.crf).c_str());
       break;
     case VideoCodec::Vp9:
       encoder->bit_rate = 0;  // constant quality, no bitrate target
-      encoder_options.set("crf", "15");
+      encoder_options.set("crf", std::to_string(options.crf).c_str());
       // The realtime speed preset is ~8x faster than "good" on small clips; CRF still bounds the
       // loss. A positive cpu-used fixes the speed features instead of adapting them to timing.
       encoder_options.set("deadline", "realtime");

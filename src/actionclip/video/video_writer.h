@@ -1,7 +1,7 @@
 #pragma once
 // Encodes rgb24 frames into a video file with FFmpeg. Used to make synthetic datasets and
 // benchmark clips, so it favours fidelity and reproducibility over file size:
-//  * quality is fixed and high (MPEG-4 part 2 at qscale 2, x264 and VP9 at CRF 15), so what a
+//  * quality is high by default (MPEG-4 part 2 at qscale 2, x264 and VP9 at CRF 15), so what a
 //    reader decodes is close to what was written;
 //  * encoders run single-threaded with FFmpeg's bitexact flags, so identical frames give
 //    byte-identical files on a given FFmpeg build.
@@ -28,6 +28,9 @@ struct VideoWriterOptions {
   // Distance between keyframes in frames; 0 keeps the encoder's default. 1 (intra-only) makes
   // every decoded frame depend on its own picture alone, independent of frame order.
   int keyframe_interval = 0;
+  // Constant rate factor of x264 and VP9: 15 is close to lossless; 23 is x264's own default, the
+  // quality dataset caches are usually stored at. MPEG-4 part 2 always uses qscale 2.
+  int crf = 15;
 };
 
 // Whether this FFmpeg build has the encoder behind `codec` (Auto: always true, since the

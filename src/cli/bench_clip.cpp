@@ -1,0 +1,78 @@
+// actionclip bench clip: image and text encoding throughput of a ViT-B/32-shaped CLIP.
+#include <c10/core/InferenceMode.h>
+
+#include <cstdio>
+#include <limits>
+
+#include "actionclip/clip/clip_model.h"
+#include "actionclip/util/autocast.h"
+#include "bench.h"
+#include "common.h"
+
+namespace actionclip::cli {
+
+int bench_clip(const BenchArgs& a) {
+  const auto device = parse_device(a.device);
+  torch::manual_seed(0);
+  ClipModel model(ClipConfig::vit_b32());
+  model->eval();
+  model->to(device);
+  c10::InferenceMode inference;
+  AutocastScope autocast(a.precision == "bf16", device);
+
+  auto images = torch::randn({a.batch, 3, 224, 224}, device);
+  const double images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
+
+  auto ids = torch::zeros({a.text_batch, 77}, torch::kLong);
+  ids.select(1, 0).fill_(49406);
+  ids.slice(1, 1, a.prompt_tokens - 1).copy_(torch::randint(1, 49000, {a.text_batch, a.prompt_tokens - 2}));
+  ids.select(1, a.prompt_tokens - 1).fill_(49407);
+  ids = ids.to(device);
+  const double texts_per_s = throughput([&] { model->encode_text(ids); }, a.text_batch, a.seconds, device);
+  const double peak_mb = peak_memory_mb();  // the inference paths only; the comparison below is not one
+  // All 77 positions, as implementations without the end-token cut run them.
+  auto full_mask = torch::full({77, 77}, -std::numeric_limits<float>::infinity(), torch::TensorOptions().device(device)).triu(1);
+  auto eot = ids.argmax(-1);
+  const double texts_full_per_s = throughput(
+      [&] {
+        auto x = model->ln_final(model->transformer(model->token_embedding(ids) + model->positional_embedding, full_mask));
+        torch::matmul(x.index({torch::arange(x.size(0), ids.options()), eot}), model->text_projection);
+      },
+      a.text_batch, a.seconds, device);
+
+  nlohmann::json python;
+  const auto script = bench_script("clip_reference.py");
+  if (!device.is_cuda() && !script.empty())
+    python = run_python(a.python, script,
+                        "--batch " + std::to_string(a.batch) + " --text-batch " + std::to_string(a.text_batch) +
+                            " --prompt-tokens " + std::to_string(a.prompt_tokens) + " --threads " +
+                            std::to_string(torch::get_num_threads()) + " --seconds " + std::to_string(a.seconds));
+  nlohmann::json result = {{"model", "ViT-B/32 (random weights)"},
+                           {"device", device.str()},
+                           {"threads", torch::get_num_threads()},
+                           {"image_batch", a.batch},
+                           {"text_batch", a.text_batch},
+                           {"prompt_tokens", a.prompt_tokens},
+                           {"images_per_s", images_per_s},
+                           {"texts_per_s", texts_per_s},
+                           {"texts_all_77_positions_per_s", texts_full_per_s},
+                           {"peak_memory_mb", peak_mb},
+                           {"precision", a.precision},
+                           {"python", python}};
+  if (a.json) {
+    print_json(result);
+    return 0;
+  }
+  std::printf("actionclip bench clip: ViT-B/32 shapes, random weights, device %s, %d threads, %s\n",
+              device.str().c_str(), torch::get_num_threads(), a.precision.c_str());
+  std::printf("  image batch %d, text batch %d, prompts of %d tokens\n", a.batch, a.text_batch, a.prompt_tokens);
+  print_ratio("images/s", images_per_s, python, "images_per_s");
+  print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");
+  std::printf("  %-34s %10.1f   (end-token cut: %.1fx)\n", "text prompts/s, all 77 positions", texts_full_per_s,
+              texts_per_s / texts_full_per_s);
+  std::printf("  %-34s %10.0f MB\n", "peak resident memory (inference)", peak_mb);
+  if (python.empty()) std::printf("  (python3-torch not found: no reference figures)\n");
+  return 0;
+}
+
+}  // namespace actionclip::cli
