@@ -479,6 +479,31 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("video/expected_frames.safetensors", "preprocess.actionclip_val", 256),
                       std::make_tuple("hf/expected.safetensors", "processor.pixel_values", 224)));
 
+// The preprocessing resamples only the pixels its crop keeps; that must not change one of them.
+TEST(Transforms, CroppedResizeEqualsCropOfFullResize) {
+  struct Case {
+    int width, height, resize, crop;
+  };
+  for (const Case& c : {Case{320, 240, 256, 224}, Case{240, 320, 256, 224}, Case{1280, 720, 224, 224},
+                        Case{224, 224, 256, 224}, Case{341, 256, 256, 224}, Case{97, 61, 64, 57}}) {
+    SCOPED_TRACE(std::to_string(c.width) + "x" + std::to_string(c.height));
+    const Frame f = pattern(c.width, c.height, c.width);
+    const ClipPreprocess preprocess{c.resize, c.crop};
+    EXPECT_EQ(preprocess.apply(f).rgb, center_crop(resize_shorter_side(f, c.resize), c.crop).rgb);
+  }
+}
+
+TEST(Transforms, TensorFollowsTorchvisionArithmetic) {
+  const std::vector<Frame> frames{pattern(37, 23, 1), pattern(37, 23, 2)};
+  auto hwc = torch::empty({2, 23, 37, 3}, torch::kUInt8);
+  for (int t = 0; t < 2; ++t) std::copy(frames[t].rgb.begin(), frames[t].rgb.end(), hwc[t].data_ptr<uint8_t>());
+  // ToTensor, then Normalize, as torchvision computes them.
+  const auto mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}).view({1, 3, 1, 1});
+  const auto std = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}).view({1, 3, 1, 1});
+  const auto want = (hwc.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255 - mean) / std;
+  EXPECT_TRUE(torch::equal(to_clip_tensor(frames), want));
+}
+
 TEST(Transforms, PresetsAndCropOffsets) {
   EXPECT_EQ(ClipPreprocess::clip().resize_size, 224);
   EXPECT_EQ(ClipPreprocess::actionclip_val().resize_size, 256);

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace actionclip::video {
 namespace {
@@ -64,46 +66,86 @@ Coefficients precompute(int in_size, int out_size) {
   return c;
 }
 
-uint8_t clip8(int32_t v) {
-  if (v >= (1 << kPrecisionBits) << 8) return 255;
-  if (v <= 0) return 0;
-  return static_cast<uint8_t>(v >> kPrecisionBits);
-}
+// Fixed point back to 8 bits: Pillow's clip8, written as a clamp so that it vectorises.
+uint8_t clip8(int32_t v) { return static_cast<uint8_t>(std::clamp(v >> kPrecisionBits, 0, 255)); }
 
-// Rows [row_begin, row_begin + rows) of `in`, resampled along x.
-Frame resample_horizontal(const Frame& in, int row_begin, int rows, int out_width, const Coefficients& c) {
-  Frame out{out_width, rows, std::vector<uint8_t>(static_cast<size_t>(out_width) * rows * 3)};
+constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
+
+// A rectangle of the resized image: only its pixels are computed. Each output pixel depends on
+// its own input window alone, so a cropped resize equals the crop of a full resize, bit for bit.
+struct Window {
+  int left, top, width, height;
+};
+
+// Columns [col_begin, col_begin + cols) of the horizontally resampled rows [row_begin, row_begin + rows).
+Frame resample_horizontal(const Frame& in, int row_begin, int rows, int col_begin, int cols, const Coefficients& c) {
+  Frame out{cols, rows, std::vector<uint8_t>(static_cast<size_t>(cols) * rows * 3)};
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = &in.rgb[static_cast<size_t>(row_begin + y) * in.width * 3];
-    uint8_t* dst = &out.rgb[static_cast<size_t>(y) * out_width * 3];
-    for (int xx = 0; xx < out_width; ++xx) {
+    uint8_t* dst = &out.rgb[static_cast<size_t>(y) * cols * 3];
+    for (int j = 0; j < cols; ++j) {
+      const int xx = col_begin + j;
       const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
       const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
-      for (int ch = 0; ch < 3; ++ch) {
-        int32_t ss = 1 << (kPrecisionBits - 1);
-        for (int x = 0; x < c.count[xx]; ++x) ss += p[x * 3 + ch] * k[x];
-        dst[xx * 3 + ch] = clip8(ss);
+      int32_t r = kHalf, g = kHalf, b = kHalf;
+      for (int x = 0; x < c.count[xx]; ++x, p += 3) {
+        r += p[0] * k[x];
+        g += p[1] * k[x];
+        b += p[2] * k[x];
       }
+      dst[j * 3] = clip8(r);
+      dst[j * 3 + 1] = clip8(g);
+      dst[j * 3 + 2] = clip8(b);
     }
   }
   return out;
 }
 
-// `c.first` is relative to row `row_offset` of the original image, which is row 0 of `in`.
-Frame resample_vertical(const Frame& in, int row_offset, int out_height, const Coefficients& c) {
+// Rows [row_begin, row_begin + rows) of the vertical pass over `in`, whose row 0 is row
+// `in_row_offset` of the image being resized. Accumulates a whole row per tap, which vectorises.
+Frame resample_vertical(const Frame& in, int in_row_offset, int row_begin, int rows, const Coefficients& c) {
   const size_t stride = static_cast<size_t>(in.width) * 3;
-  Frame out{in.width, out_height, std::vector<uint8_t>(stride * out_height)};
-  for (int yy = 0; yy < out_height; ++yy) {
+  Frame out{in.width, rows, std::vector<uint8_t>(stride * rows)};
+  std::vector<int32_t> sum(stride);
+  for (int j = 0; j < rows; ++j) {
+    const int yy = row_begin + j;
     const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
-    const uint8_t* src = &in.rgb[static_cast<size_t>(c.first[yy] - row_offset) * stride];
-    uint8_t* dst = &out.rgb[yy * stride];
-    for (size_t i = 0; i < stride; ++i) {
-      int32_t ss = 1 << (kPrecisionBits - 1);
-      for (int y = 0; y < c.count[yy]; ++y) ss += src[y * stride + i] * k[y];
-      dst[i] = clip8(ss);
+    std::fill(sum.begin(), sum.end(), kHalf);
+    for (int y = 0; y < c.count[yy]; ++y) {
+      const uint8_t* src = &in.rgb[static_cast<size_t>(c.first[yy] - in_row_offset + y) * stride];
+      const int32_t weight = k[y];
+      for (size_t i = 0; i < stride; ++i) sum[i] += src[i] * weight;
     }
+    uint8_t* dst = &out.rgb[j * stride];
+    for (size_t i = 0; i < stride; ++i) dst[i] = clip8(sum[i]);
   }
   return out;
+}
+
+// `window` of `frame` resized to out_w x out_h. Pillow skips a pass whose size does not change
+// and, for the horizontal pass, resamples only the rows the vertical pass will read.
+Frame resize_window(const Frame& frame, int out_w, int out_h, const Window& window) {
+  const bool horizontal = out_w != frame.width, vertical = out_h != frame.height;
+  const Coefficients vert = vertical ? precompute(frame.height, out_h) : Coefficients{};
+  int row_begin = window.top, row_end = window.top + window.height;
+  if (vertical) {
+    row_begin = frame.height, row_end = 0;
+    for (int yy = window.top; yy < window.top + window.height; ++yy) {
+      row_begin = std::min(row_begin, vert.first[yy]);
+      row_end = std::max(row_end, vert.first[yy] + vert.count[yy]);
+    }
+  }
+  Frame rows;
+  if (horizontal) {
+    rows = resample_horizontal(frame, row_begin, row_end - row_begin, window.left, window.width,
+                               precompute(frame.width, out_w));
+  } else {
+    rows = Frame{window.width, row_end - row_begin, std::vector<uint8_t>(static_cast<size_t>(window.width) * (row_end - row_begin) * 3)};
+    for (int y = row_begin; y < row_end; ++y)
+      std::copy_n(&frame.rgb[(static_cast<size_t>(y) * frame.width + window.left) * 3], window.width * 3,
+                  &rows.rgb[static_cast<size_t>(y - row_begin) * window.width * 3]);
+  }
+  return vertical ? resample_vertical(rows, row_begin, window.top, window.height, vert) : rows;
 }
 
 void check_frame(const Frame& f, const char* what) {
@@ -112,40 +154,37 @@ void check_frame(const Frame& f, const char* what) {
                                 std::to_string(f.height) + " with " + std::to_string(f.rgb.size()) + " bytes");
 }
 
-}  // namespace
-
-Frame resize_shorter_side(const Frame& frame, int size) {
+// Output size of resize_shorter_side, as torchvision's Resize(int) computes it.
+std::pair<int, int> shorter_side_size(const Frame& frame, int size) {
   check_frame(frame, "resize_shorter_side");
   if (size <= 0) throw std::invalid_argument("resize_shorter_side: size must be positive");
   const bool landscape = frame.width >= frame.height;
   const int shorter = landscape ? frame.height : frame.width;
   const int longer = landscape ? frame.width : frame.height;
   const int new_long = static_cast<int>(static_cast<int64_t>(size) * longer / static_cast<double>(shorter));
-  const int out_w = landscape ? new_long : size;
-  const int out_h = landscape ? size : new_long;
+  return landscape ? std::pair{new_long, size} : std::pair{size, new_long};
+}
 
-  // Pillow skips a pass whose size does not change and, for the horizontal pass, resamples only
-  // the rows the vertical pass will read.
-  const Coefficients vert = precompute(frame.height, out_h);
-  Frame result = frame;
-  int row_offset = 0;
-  if (out_w != frame.width) {
-    row_offset = out_h != frame.height ? vert.first.front() : 0;
-    const int row_end = out_h != frame.height ? vert.first.back() + vert.count.back() : frame.height;
-    result = resample_horizontal(frame, row_offset, row_end - row_offset, out_w, precompute(frame.width, out_w));
-  }
-  if (out_h != frame.height) result = resample_vertical(result, row_offset, out_h, vert);
-  return result;
+// Python's round() rounds halves to even; nearbyint does too in the default rounding mode.
+int center_offset(int dim, int size) { return static_cast<int>(std::nearbyint((dim - size) / 2.0)); }
+
+void check_crop(int width, int height, int size) {
+  if (size <= 0 || size > width || size > height)
+    throw std::invalid_argument("center_crop: cannot crop " + std::to_string(size) + "x" + std::to_string(size) +
+                                " from " + std::to_string(width) + "x" + std::to_string(height));
+}
+
+}  // namespace
+
+Frame resize_shorter_side(const Frame& frame, int size) {
+  const auto [out_w, out_h] = shorter_side_size(frame, size);
+  return resize_window(frame, out_w, out_h, {0, 0, out_w, out_h});
 }
 
 Frame center_crop(const Frame& frame, int size) {
   check_frame(frame, "center_crop");
-  if (size <= 0 || size > frame.width || size > frame.height)
-    throw std::invalid_argument("center_crop: cannot crop " + std::to_string(size) + "x" + std::to_string(size) +
-                                " from " + std::to_string(frame.width) + "x" + std::to_string(frame.height));
-  // Python's round() rounds halves to even; nearbyint does too in the default rounding mode.
-  const int top = static_cast<int>(std::nearbyint((frame.height - size) / 2.0));
-  const int left = static_cast<int>(std::nearbyint((frame.width - size) / 2.0));
+  check_crop(frame.width, frame.height, size);
+  const int top = center_offset(frame.height, size), left = center_offset(frame.width, size);
   Frame out{size, size, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
   for (int y = 0; y < size; ++y) {
     const auto src = frame.rgb.begin() + (static_cast<ptrdiff_t>(top + y) * frame.width + left) * 3;
@@ -158,22 +197,27 @@ torch::Tensor to_clip_tensor(const std::vector<Frame>& frames, const std::array<
                              const std::array<float, 3>& std) {
   if (frames.empty()) throw std::invalid_argument("to_clip_tensor: no frames");
   const int h = frames.front().height, w = frames.front().width;
-  auto batch = torch::empty({static_cast<int64_t>(frames.size()), h, w, 3}, torch::kUInt8);
-  for (size_t t = 0; t < frames.size(); ++t) {
-    check_frame(frames[t], "to_clip_tensor");
-    if (frames[t].width != w || frames[t].height != h)
-      throw std::invalid_argument("to_clip_tensor: frames differ in size");
-    std::copy(frames[t].rgb.begin(), frames[t].rgb.end(), batch[t].data_ptr<uint8_t>());
+  const size_t plane = static_cast<size_t>(h) * w;
+  auto out = torch::empty({static_cast<int64_t>(frames.size()), 3, h, w}, torch::kFloat32);
+  float* dst = out.data_ptr<float>();
+  for (const Frame& frame : frames) {
+    check_frame(frame, "to_clip_tensor");
+    if (frame.width != w || frame.height != h) throw std::invalid_argument("to_clip_tensor: frames differ in size");
+    // The float32 operations of torchvision's ToTensor + Normalize, in their order, so results
+    // match bit for bit: x / 255, then (x - mean) / std.
+    for (int c = 0; c < 3; ++c, dst += plane) {
+      const uint8_t* src = frame.rgb.data() + c;
+      for (size_t i = 0; i < plane; ++i) dst[i] = (static_cast<float>(src[i * 3]) / 255.0f - mean[c]) / std[c];
+    }
   }
-  // Same float32 operations as torchvision's ToTensor + Normalize, so results match bit for bit.
-  auto x = batch.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255);
-  auto m = torch::tensor({mean[0], mean[1], mean[2]}).view({1, 3, 1, 1});
-  auto s = torch::tensor({std[0], std[1], std[2]}).view({1, 3, 1, 1});
-  return x.sub_(m).div_(s).contiguous();
+  return out;
 }
 
 Frame ClipPreprocess::apply(const Frame& frame) const {
-  return center_crop(resize_shorter_side(frame, resize_size), crop_size);
+  const auto [out_w, out_h] = shorter_side_size(frame, resize_size);
+  check_crop(out_w, out_h, crop_size);
+  return resize_window(frame, out_w, out_h,
+                       {center_offset(out_w, crop_size), center_offset(out_h, crop_size), crop_size, crop_size});
 }
 
 torch::Tensor ClipPreprocess::operator()(const std::vector<Frame>& frames) const {

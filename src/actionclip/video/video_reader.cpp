@@ -16,6 +16,7 @@ extern "C" {
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "actionclip/util/error.h"
 
@@ -88,7 +89,7 @@ bool header_describes_video(const AVFormatContext& format) {
   return any_video;
 }
 
-Frame rotate(const Frame& in, int degrees) {
+Frame rotate(Frame in, int degrees) {
   if (degrees == 0) return in;
   const bool transposed = degrees != 180;
   Frame out{transposed ? in.height : in.width, transposed ? in.width : in.height,
@@ -369,7 +370,7 @@ struct VideoReader::Impl {
     Frame out{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
     for (int y = 0; y < h; ++y)
       std::copy_n(data[0] + static_cast<ptrdiff_t>(y) * linesize[0], w * 3, &out.rgb[static_cast<size_t>(y) * w * 3]);
-    return rotate(out, rotation);
+    return rotate(std::move(out), rotation);
   }
 
   std::vector<Frame> read_frames(const std::vector<int64_t>& indices) {
@@ -396,9 +397,11 @@ struct VideoReader::Impl {
       }
       decoded.emplace(target, to_rgb());
     }
+    std::map<int64_t, int> uses;
+    for (int64_t i : indices) ++uses[i];
     std::vector<Frame> out;
     out.reserve(indices.size());
-    for (int64_t i : indices) out.push_back(decoded.at(i));
+    for (int64_t i : indices) out.push_back(--uses[i] == 0 ? std::move(decoded.at(i)) : decoded.at(i));
     return out;
   }
 };
