@@ -75,7 +75,7 @@ int rotation_of(const AVStream* stream) {
 
 // MP4/MOV headers describe each video stream completely: size, codec configuration and, from the
 // composition offsets, the reordering delay. Probing them decodes a picture and demuxes dozens of
-// packets for nothing (~1.6 ms per open, an eighth of sampling 8 frames from a 10 s clip).
+// packets for nothing: 1.2 ms per open of a 320x240 clip.
 bool header_describes_video(const AVFormatContext& format) {
   if (std::string_view(format.iformat->name).rfind("mov,", 0) != 0) return false;
   bool any_video = false;
