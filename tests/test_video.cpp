@@ -221,6 +221,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::make_pair("h264.mp4", "-c:v libx264 -g 25 -bf 3 -pix_fmt yuv420p"),
                       std::make_pair("h264_open_gop.mkv", "-c:v libx264 -g 25 -bf 3 -x264-params open-gop=1"),
                       std::make_pair("hevc.mkv", "-c:v libx265 -x265-params log-level=error:keyint=25"),
+                      // MP4 headers that describe the stream skip probing: other codecs than H.264 too.
+                      std::make_pair("hevc.mp4", "-c:v libx265 -tag:v hvc1 -x265-params log-level=error:keyint=25"),
+                      std::make_pair("mpeg4_bframes.mp4", "-c:v mpeg4 -g 25 -bf 2"),
                       std::make_pair("vp9.webm", "-c:v libvpx-vp9 -g 25 -deadline realtime"),
                       std::make_pair("mpeg4_bframes.avi", "-c:v mpeg4 -g 25 -bf 2"),
                       std::make_pair("vfr.mp4", "-vf 'setpts=N/25/TB+0.2*floor(N/7)/TB' -fps_mode vfr -c:v libx264 -g 20")),
