@@ -131,8 +131,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
             results.push_back({{"path", video.path}, {"error", video.error}});
             return;
           }
-          // Scores of every view, averaged: the multi-view test protocol.
-          auto probabilities = label_probabilities(video.view_features, labels, label_args->scale).mean(0);
+          auto probabilities = video_label_probabilities(video.view_features, labels, label_args->scale);
           auto top = top_k(probabilities, labels.labels, *k);
           results.push_back({{"path", video.path}, {"predictions", predictions_json(top)}});
           if (!*json) print_predictions(video.path, top);

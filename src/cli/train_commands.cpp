@@ -152,7 +152,7 @@ void add_train_commands(CLI::App& app, Action& action) {
         auto label_embeddings = embedder.embed_labels(class_names, resolve_templates(data->templates));
         const double s = *scale;
         Progress progress("eval", static_cast<int64_t>(records.records.size()), !*quiet);
-        auto result = evaluate(encoder, [&](const torch::Tensor& v) { return label_probabilities(v, label_embeddings, s).mean(0); },
+        auto result = evaluate(encoder, [&](const torch::Tensor& v) { return video_label_probabilities(v, label_embeddings, s); },
                                records.records, static_cast<int64_t>(class_names.size()), &progress);
         progress.finish();
         for (const auto& f : result.failures) std::cerr << "actionclip: failed: " << f << "\n";

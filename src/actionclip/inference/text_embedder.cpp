@@ -122,4 +122,9 @@ torch::Tensor label_probabilities(const torch::Tensor& video_features, const Lab
   return torch::softmax(logits, -1).mean(0);
 }
 
+torch::Tensor video_label_probabilities(const torch::Tensor& view_features, const LabelEmbeddings& labels,
+                                        double scale) {
+  return label_probabilities(view_features, labels, scale).mean(0);
+}
+
 }  // namespace actionclip

@@ -47,6 +47,9 @@ class TextEmbedder {
 // scale * cos(video, text); probabilities averaged over templates. [B, D] -> [B, labels].
 torch::Tensor label_probabilities(const torch::Tensor& video_features, const LabelEmbeddings& labels,
                                   double scale = 100.0);
+// The multi-view test protocol: each view's label probabilities, averaged. [V, D] -> [labels].
+torch::Tensor video_label_probabilities(const torch::Tensor& view_features, const LabelEmbeddings& labels,
+                                        double scale = 100.0);
 
 // Where text embeddings are cached: $ACTIONCLIP_CACHE, else $XDG_CACHE_HOME/actionclip,
 // else ~/.cache/actionclip.

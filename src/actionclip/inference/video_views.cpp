@@ -1,7 +1,6 @@
 #include "actionclip/inference/video_views.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "actionclip/util/error.h"
 #include "actionclip/video/sampling.h"
@@ -10,24 +9,13 @@
 namespace actionclip {
 namespace {
 
-video::Frame crop(const video::Frame& frame, int x, int y, int width, int height) {
-  video::Frame out;
-  out.width = width;
-  out.height = height;
-  out.rgb.resize(static_cast<size_t>(width) * height * 3);
-  for (int row = 0; row < height; ++row)
-    std::memcpy(&out.rgb[static_cast<size_t>(row) * width * 3],
-                &frame.rgb[(static_cast<size_t>(y + row) * frame.width + x) * 3], static_cast<size_t>(width) * 3);
-  return out;
-}
-
 // Three size x size crops along the longer side: start, centre, end.
 std::vector<video::Frame> three_crops(const video::Frame& frame, int size) {
   const bool wide = frame.width >= frame.height;
   const int span = (wide ? frame.width : frame.height) - size;
   std::vector<video::Frame> crops;
   for (int offset : {0, span / 2, span})
-    crops.push_back(wide ? crop(frame, offset, 0, size, size) : crop(frame, 0, offset, size, size));
+    crops.push_back(wide ? video::crop(frame, offset, 0, size, size) : video::crop(frame, 0, offset, size, size));
   return crops;
 }
 

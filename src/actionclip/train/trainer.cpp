@@ -245,7 +245,7 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
   }
   TextEmbedder embedder(model_, tokenizer_);
   auto labels = embedder.embed_labels(class_names_, templates_);
-  scorer = [&labels](const torch::Tensor& views) { return label_probabilities(views, labels).mean(0); };
+  scorer = [&labels](const torch::Tensor& views) { return video_label_probabilities(views, labels); };
   auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
   model_->train();
   return result;

@@ -135,16 +135,9 @@ Frame resize_window(const Frame& frame, int out_w, int out_h, const Window& wind
       row_end = std::max(row_end, vert.first[yy] + vert.count[yy]);
     }
   }
-  Frame rows;
-  if (horizontal) {
-    rows = resample_horizontal(frame, row_begin, row_end - row_begin, window.left, window.width,
-                               precompute(frame.width, out_w));
-  } else {
-    rows = Frame{window.width, row_end - row_begin, std::vector<uint8_t>(static_cast<size_t>(window.width) * (row_end - row_begin) * 3)};
-    for (int y = row_begin; y < row_end; ++y)
-      std::copy_n(&frame.rgb[(static_cast<size_t>(y) * frame.width + window.left) * 3], window.width * 3,
-                  &rows.rgb[static_cast<size_t>(y - row_begin) * window.width * 3]);
-  }
+  const Frame rows = horizontal ? resample_horizontal(frame, row_begin, row_end - row_begin, window.left, window.width,
+                                                     precompute(frame.width, out_w))
+                                 : crop(frame, window.left, row_begin, window.width, row_end - row_begin);
   return vertical ? resample_vertical(rows, row_begin, window.top, window.height, vert) : rows;
 }
 
@@ -181,16 +174,22 @@ Frame resize_shorter_side(const Frame& frame, int size) {
   return resize_window(frame, out_w, out_h, {0, 0, out_w, out_h});
 }
 
+Frame crop(const Frame& frame, int left, int top, int width, int height) {
+  if (left < 0 || top < 0 || width <= 0 || height <= 0 || left + width > frame.width || top + height > frame.height)
+    throw std::invalid_argument("crop: window " + std::to_string(width) + "x" + std::to_string(height) + " at (" +
+                                std::to_string(left) + ", " + std::to_string(top) + ") is outside the " +
+                                std::to_string(frame.width) + "x" + std::to_string(frame.height) + " frame");
+  Frame out{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
+  for (int y = 0; y < height; ++y)
+    std::copy_n(&frame.rgb[(static_cast<size_t>(top + y) * frame.width + left) * 3], static_cast<size_t>(width) * 3,
+                &out.rgb[static_cast<size_t>(y) * width * 3]);
+  return out;
+}
+
 Frame center_crop(const Frame& frame, int size) {
   check_frame(frame, "center_crop");
   check_crop(frame.width, frame.height, size);
-  const int top = center_offset(frame.height, size), left = center_offset(frame.width, size);
-  Frame out{size, size, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
-  for (int y = 0; y < size; ++y) {
-    const auto src = frame.rgb.begin() + (static_cast<ptrdiff_t>(top + y) * frame.width + left) * 3;
-    std::copy(src, src + size * 3, out.rgb.begin() + static_cast<ptrdiff_t>(y) * size * 3);
-  }
-  return out;
+  return crop(frame, center_offset(frame.width, size), center_offset(frame.height, size), size, size);
 }
 
 torch::Tensor to_clip_tensor(const std::vector<Frame>& frames, const std::array<float, 3>& mean,

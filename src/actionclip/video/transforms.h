@@ -17,6 +17,9 @@ inline constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577
 // torchvision's Resize(int) computes it, with PIL's Image.resize(..., BICUBIC) arithmetic.
 Frame resize_shorter_side(const Frame& frame, int size);
 
+// The width x height window whose top-left pixel is (left, top); it must lie inside the frame.
+Frame crop(const Frame& frame, int left, int top, int width, int height);
+
 // The central size x size window; offsets int(round((dim - size) / 2.0)) as torchvision.
 Frame center_crop(const Frame& frame, int size);
 
