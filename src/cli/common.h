@@ -11,6 +11,7 @@
 
 #include "actionclip/inference/video_encoder.h"
 #include "actionclip/model/model_io.h"
+#include "actionclip/video/frame_source.h"
 
 namespace actionclip::cli {
 
@@ -24,7 +25,7 @@ struct ModelArgs {
   std::string prompt;
   std::string device = "cpu";
   int frames = 0;  // 0: from the weights or 8
-  std::string frame_template = "img_{:05d}.jpg";  // rawframe folders' file names
+  std::string frame_template = video::kDefaultFrameTemplate;  // rawframe folders' file names
   std::string precision = "fp32";                  // or "bf16" for video encoding
 };
 

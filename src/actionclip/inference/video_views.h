@@ -16,7 +16,7 @@ struct ViewOptions {
   int clips = 1;
   int crops = 1;    // 1 or 3
   int input_size = 224;
-  std::string frame_template = "img_{:05d}.jpg";  // file names in rawframe folders
+  std::string frame_template = video::kDefaultFrameTemplate;  // file names in rawframe folders
 
   int views() const { return clips * crops; }
   // "CROPSxCLIPS": "1x1" (single view), "3x10" (3 crops x 10 clips, the paper's best).

@@ -1,7 +1,6 @@
 #include "actionclip/model/visual_prompt.h"
 
-#include <ATen/autocast_mode.h>
-
+#include "actionclip/util/autocast.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -74,12 +73,7 @@ ClsAggregatorImpl::ClsAggregatorImpl(int64_t num_frames, int64_t width, int64_t 
 torch::Tensor ClsAggregatorImpl::forward(const torch::Tensor& frames) {
   // torch's TransformerEncoder mixes bf16 activations with float32 norms under CPU autocast,
   // which libtorch 1.13 rejects; this small module runs in float32 either way.
-  const bool cpu_autocast = at::autocast::is_cpu_enabled();
-  at::autocast::set_cpu_enabled(false);
-  struct Restore {
-    bool enabled;
-    ~Restore() { at::autocast::set_cpu_enabled(enabled); }
-  } restore{cpu_autocast};
+  CpuAutocastSuspended float32;
   if (frames.size(1) + 1 != pos_embed.size(1))
     throw Error("Transf_cls was built for " + std::to_string(pos_embed.size(1) - 1) + " frames, got " +
                 std::to_string(frames.size(1)));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actionclip/data/augment.h"
+#include "actionclip/video/frame_source.h"
 
 namespace actionclip {
 
@@ -16,7 +17,7 @@ struct DataConfig {
   int batch_size = 32;
   int workers = 2;
   int num_classes = 0;  // 0: from the label list
-  std::string image_tmpl = "img_{:05d}.jpg";
+  std::string image_tmpl = video::kDefaultFrameTemplate;
   std::string train_list, val_list, label_list;
   int input_size = 224;
   bool random_shift = true;  // training frames at random within segments (false: centres)

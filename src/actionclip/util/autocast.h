@@ -31,4 +31,17 @@ class AutocastScope {
   bool enabled_, cuda_;
 };
 
+// Float32 for a scope inside a CPU autocast region, for modules whose libtorch kernels reject
+// the bf16/float32 mix autocast produces. Restores whatever was set before.
+class CpuAutocastSuspended {
+ public:
+  CpuAutocastSuspended() : was_enabled_(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
+  ~CpuAutocastSuspended() { at::autocast::set_cpu_enabled(was_enabled_); }
+  CpuAutocastSuspended(const CpuAutocastSuspended&) = delete;
+  CpuAutocastSuspended& operator=(const CpuAutocastSuspended&) = delete;
+
+ private:
+  bool was_enabled_;
+};
+
 }  // namespace actionclip

@@ -10,6 +10,9 @@
 
 namespace actionclip::video {
 
+// The reference lists' frame file names: "img_00001.jpg" is frame index 0.
+inline constexpr const char* kDefaultFrameTemplate = "img_{:05d}.jpg";
+
 class FrameSource {
  public:
   virtual ~FrameSource() = default;
@@ -24,7 +27,7 @@ class FrameSource {
 // consecutive names that exist, starting from 1.
 class RawFrameFolder : public FrameSource {
  public:
-  explicit RawFrameFolder(std::string folder, std::string name_template = "img_{:05d}.jpg");
+  explicit RawFrameFolder(std::string folder, std::string name_template = kDefaultFrameTemplate);
   int64_t frame_count() override;
   std::vector<Frame> read_frames(const std::vector<int64_t>& indices) override;
   std::string frame_path(int64_t index) const;  // path of 0-based frame `index`
@@ -39,6 +42,6 @@ class RawFrameFolder : public FrameSource {
 // A folder opens as a RawFrameFolder with the default template, anything else as a video file.
 // Throws actionclip::FileError naming the path when it cannot be opened.
 std::unique_ptr<FrameSource> open_frame_source(const std::string& path,
-                                               const std::string& frame_template = "img_{:05d}.jpg");
+                                               const std::string& frame_template = kDefaultFrameTemplate);
 
 }  // namespace actionclip::video
