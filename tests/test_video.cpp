@@ -101,6 +101,15 @@ void ffmpeg(const std::string& args) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+// Encodes FFmpeg's test pattern (`size`, `rate`, `frames`) with `codec_args` into `dir`/`name`.
+std::string test_pattern_clip(const TempDir& dir, const std::string& name, const std::string& size, int rate,
+                              int frames, const std::string& codec_args) {
+  const std::string path = dir.path(name);
+  ffmpeg("-f lavfi -i testsrc=size=" + size + ":rate=" + std::to_string(rate) + " -frames:v " +
+         std::to_string(frames) + " " + codec_args + " " + path);
+  return path;
+}
+
 void expect_file_error(const std::string& path, const std::function<void()>& action) {
   try {
     action();
@@ -182,8 +191,7 @@ TEST_P(SeekingEncodes, RandomAccessMatchesSequentialDecode) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   const auto [name, options] = GetParam();
   TempDir dir;
-  const std::string path = dir.path(name);
-  ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 150 " + std::string(options) + " " + path);
+  const std::string path = test_pattern_clip(dir, name, "64x48", 25, 150, options);
   VideoReader sequential(path);
   ASSERT_EQ(sequential.frame_count(), 150);
   const auto every = sequential.read_frames(first_frames(150));
@@ -199,8 +207,8 @@ TEST_P(SeekingEncodes, RandomAccessMatchesSequentialDecode) {
 TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string path = dir.path("gop25.mp4");
-  ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 150 -c:v libx264 -g 25 -bf 3 -pix_fmt yuv420p " + path);
+  const std::string path =
+      test_pattern_clip(dir, "gop25.mp4", "64x48", 25, 150, "-c:v libx264 -g 25 -bf 3 -pix_fmt yuv420p");
   VideoReader jumping(path);
   jumping.read_frames({140});
   EXPECT_LE(jumping.packets_decoded(), 25 + 8) << "packets decoded to reach frame 140 (keyframes every 25)";
@@ -311,8 +319,7 @@ TEST(VideoReader, TruncatedFaststartMp4GivesFramesOrFileError) {
 TEST(VideoReader, ShortOddSizedVideoRepeatsSampledFrames) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string path = dir.path("short.mkv");
-  ffmpeg("-f lavfi -i testsrc=size=33x17:rate=10 -frames:v 5 -c:v ffv1 " + path);
+  const std::string path = test_pattern_clip(dir, "short.mkv", "33x17", 10, 5, "-c:v ffv1");
   VideoReader reader(path);
   EXPECT_EQ(reader.width(), 33);
   EXPECT_EQ(reader.height(), 17);
@@ -332,8 +339,8 @@ TEST(VideoReader, ShortOddSizedVideoRepeatsSampledFrames) {
 TEST(VideoReader, AppliesRotationMetadata) {
   if (!have_ffmpeg_cli()) GTEST_SKIP() << "ffmpeg CLI not installed";
   TempDir dir;
-  const std::string upright = dir.path("upright.mp4"), rotated = dir.path("rotated.mp4");
-  ffmpeg("-f lavfi -i testsrc=size=64x32:rate=10 -frames:v 3 -c:v mpeg4 -q:v 2 " + upright);
+  const std::string upright = test_pattern_clip(dir, "upright.mp4", "64x32", 10, 3, "-c:v mpeg4 -q:v 2");
+  const std::string rotated = dir.path("rotated.mp4");
   ffmpeg("-i " + upright + " -c copy -metadata:s:v rotate=90 " + rotated);
   ffmpeg("-i " + rotated + " -frames:v 1 -f rawvideo -pix_fmt rgb24 " + dir.path("shown.rgb"));
   VideoReader a(upright), b(rotated);
