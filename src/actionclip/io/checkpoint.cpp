@@ -1,11 +1,9 @@
 #include "actionclip/io/checkpoint.h"
 
-#include <caffe2/serialize/inline_container.h>
-#include <torch/script.h>
-
 #include <filesystem>
 #include <fstream>
 
+#include "actionclip/io/torch_file.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip::io {
@@ -37,28 +35,10 @@ bool is_zip(const std::string& prefix) { return prefix.rfind("PK\x03\x04", 0) ==
 bool is_safetensors(const std::string& prefix) { return prefix.size() > 9 && prefix[8] == '{'; }
 
 // Strips the "module." prefix that DataParallel adds to every key.
-std::string strip_module(const std::string& key) { return key.rfind("module.", 0) == 0 ? key.substr(7) : key; }
-
-TensorMap tensors_of_dict(const std::string& path, const c10::IValue& value, const std::string& what) {
-  if (!value.isGenericDict()) throw FileError(path, what + " is not a dictionary of tensors");
+TensorMap strip_module(TensorMap tensors) {
   TensorMap out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor())
-      throw FileError(path, what + " holds a non-tensor entry");
-    out.emplace(strip_module(entry.key().toStringRef()), entry.value().toTensor());
-  }
+  for (auto& [key, t] : tensors) out.emplace(key.rfind("module.", 0) == 0 ? key.substr(7) : key, std::move(t));
   return out;
-}
-
-c10::IValue unpickle(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  try {
-    return torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw FileError(path, std::string("cannot read as a torch.save() file (corrupt or truncated?): ") +
-                              e.what_without_backtrace());
-  }
 }
 
 TensorMap to_float32(TensorMap tensors) {
@@ -67,46 +47,38 @@ TensorMap to_float32(TensorMap tensors) {
   return tensors;
 }
 
-Checkpoint read_torchscript(const std::string& path) {
-  Checkpoint c{path, CheckpointFormat::OpenAiTorchScript, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
-  try {
-    auto module = torch::jit::load(path, torch::kCPU);
-    for (const auto& p : module.named_parameters()) c.clip.emplace(p.name, p.value.detach().clone());
-    for (const auto& b : module.named_buffers()) c.clip.emplace(b.name, b.value.detach().clone());
-  } catch (const c10::Error& e) {
-    throw FileError(path, std::string("cannot read TorchScript archive: ") + e.what_without_backtrace());
-  }
-  return c;
-}
+// An ActionCLIP training checkpoint, a state dict (optionally under "state_dict"), or a
+// TorchScript archive, all through the restricted reader: nothing in the file is executed.
+}  // namespace
 
-Checkpoint read_torch_zip(const std::string& path) {
-  bool torchscript = false;
-  try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    torchscript = reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py");
-  } catch (const c10::Error& e) {
-    throw FileError(path, std::string("corrupt or truncated zip archive: ") + e.what_without_backtrace());
-  }
-  if (torchscript) return read_torchscript(path);
-
-  auto value = unpickle(path);
-  if (!value.isGenericDict()) throw FileError(path, "expected a dictionary at the top level");
-  auto dict = value.toGenericDict();
+Checkpoint read_torch_checkpoint(TorchFile& file) {
+  const auto& path = file.path();
   Checkpoint c{path, CheckpointFormat::TorchStateDict, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
-  if (dict.contains("model_state_dict")) {
+  if (file.layout() == TorchFileLayout::TorchScript) {
+    c.format = CheckpointFormat::OpenAiTorchScript;
+    c.clip = file.module_tensors();
+    return c;
+  }
+  const auto& root = file.root();
+  if (!root.is(pickle::Kind::Dict))
+    throw FileError(path, std::string("expected a dictionary at the top level, found a ") + pickle::kind_name(root.kind));
+  if (const auto* model = root.get("model_state_dict")) {
+    // The optimizer state the reference saves beside the weights is never read.
     c.format = CheckpointFormat::ActionClipCheckpoint;
-    c.clip = tensors_of_dict(path, dict.at("model_state_dict"), "model_state_dict");
-    if (dict.contains("fusion_model_state_dict"))
-      c.fusion = tensors_of_dict(path, dict.at("fusion_model_state_dict"), "fusion_model_state_dict");
-    if (dict.contains("epoch") && dict.at("epoch").isInt()) c.epoch = dict.at("epoch").toInt();
-  } else if (dict.contains("state_dict")) {
-    c.clip = tensors_of_dict(path, dict.at("state_dict"), "state_dict");
+    c.clip = strip_module(file.tensors(*model, "model_state_dict"));
+    if (const auto* fusion = root.get("fusion_model_state_dict"))
+      c.fusion = strip_module(file.tensors(*fusion, "fusion_model_state_dict"));
+    if (const auto* epoch = root.get("epoch"); epoch && epoch->is(pickle::Kind::Int)) c.epoch = epoch->integer;
+  } else if (const auto* state = root.get("state_dict")) {
+    c.clip = strip_module(file.tensors(*state, "state_dict"));
   } else {
-    c.clip = tensors_of_dict(path, value, "the state dict");
+    c.clip = strip_module(file.tensors(root, "the state dict"));
   }
   if (c.clip.count("text_model.embeddings.token_embedding.weight")) c.clip = hf_to_openai(c.clip);
   return c;
 }
+
+namespace {
 
 Checkpoint read_huggingface(const std::string& dir) {
   const auto config_path = fs::path(dir) / "config.json";
@@ -124,8 +96,8 @@ Checkpoint read_huggingface(const std::string& dir) {
   if (fs::exists(fs::path(dir) / "model.safetensors")) {
     hf = load_safetensors((fs::path(dir) / "model.safetensors").string());
   } else if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
-    const auto bin = (fs::path(dir) / "pytorch_model.bin").string();
-    hf = tensors_of_dict(bin, unpickle(bin), "pytorch_model.bin");
+    TorchFile bin((fs::path(dir) / "pytorch_model.bin").string());
+    hf = bin.tensors(bin.root(), "pytorch_model.bin");
   } else {
     throw FileError(dir, "model folder has neither model.safetensors nor pytorch_model.bin");
   }
@@ -226,13 +198,11 @@ Checkpoint read_checkpoint(const std::string& path) {
   } else {
     if (fs::file_size(path) == 0) throw FileError(path, "file is empty");
     const auto prefix = read_prefix(path, 16);
-    if (is_zip(prefix)) {
-      c = read_torch_zip(path);
-    } else if (is_safetensors(prefix)) {
+    if (is_safetensors(prefix)) {
       c = read_project_safetensors(path);
-    } else if (!prefix.empty() && static_cast<unsigned char>(prefix[0]) == 0x80) {
-      throw FileError(path, "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current "
-                            "torch.save or convert it to safetensors");
+    } else if (is_zip(prefix) || (!prefix.empty() && static_cast<unsigned char>(prefix[0]) == 0x80)) {
+      TorchFile file(path);
+      c = read_torch_checkpoint(file);  // the zip layout, or the legacy one (a pickle from the first byte)
     } else {
       throw FileError(path, "unknown model format (expected a TorchScript/torch.save zip archive, a safetensors file "
                             "or a Hugging Face model folder)");

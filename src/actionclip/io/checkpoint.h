@@ -37,6 +37,11 @@ struct Checkpoint {
 // naming the path and the problem (missing key, unknown format, truncated or corrupt file).
 Checkpoint read_checkpoint(const std::string& path);
 
+class TorchFile;
+// The weights of a torch.save file or TorchScript archive already opened (what
+// read_checkpoint does for such files; the source may be bytes in memory).
+Checkpoint read_torch_checkpoint(TorchFile& file);
+
 // Maps Hugging Face CLIPModel parameter names to OpenAI's (separate q/k/v are fused).
 TensorMap hf_to_openai(const TensorMap& hf);
 

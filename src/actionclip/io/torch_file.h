@@ -1,0 +1,73 @@
+#pragma once
+// Files written by torch.save (the zip layout of torch >= 1.6 and the legacy layout before it)
+// and TorchScript archives (torch.jit.save, OpenAI's released CLIP models), read with the
+// restricted pickle interpreter: nothing the file contains is executed. Storages tagged with
+// any device (cuda:0, mps, ...) load onto the CPU; a storage is read from disk only when a
+// tensor in it is asked for, so an optimizer state nobody uses costs nothing.
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "actionclip/io/byte_source.h"
+#include "actionclip/io/pickle.h"
+#include "actionclip/io/safetensors.h"
+
+namespace actionclip::io {
+
+class ZipArchive;
+
+enum class TorchFileLayout { Zip, TorchScript, Legacy };
+
+class TorchFile {
+ public:
+  // Reads and interprets the pickle (not the tensor data); FileError naming the file on failure.
+  explicit TorchFile(const std::string& path);
+  explicit TorchFile(std::shared_ptr<const ByteSource> file);
+  ~TorchFile();
+
+  const std::string& path() const { return path_; }
+  TorchFileLayout layout() const { return layout_; }
+  const pickle::Value& root() const { return *root_; }
+
+  // The CPU tensor a Tensor value describes. Views of one storage share its memory, as they
+  // did when saved; quantized tensors come back dequantized to float32.
+  torch::Tensor tensor(const pickle::Value& value);
+
+  // A dict of tensors (a state dict, OrderedDict or not) by key; `what` names it in errors.
+  // Entries that are not tensors are skipped; a dict without any tensor is an error.
+  TensorMap tensors(const pickle::Value& dict, const std::string& what);
+
+  // TorchScript: the parameters and buffers of the module tree, under their dotted names
+  // (what Module.named_parameters() and named_buffers() return).
+  TensorMap module_tensors();
+
+ private:
+  struct StorageRecord {
+    uint64_t offset = 0;  // legacy layout: where the data starts in the file
+    torch::Tensor data;   // read on first use
+  };
+
+  void open_zip();
+  void open_legacy();
+  pickle::Value* load_storage(pickle::Document& document, const pickle::Value& id, const std::string& record_folder);
+  torch::Tensor storage_data(const pickle::Value& storage);
+  void read_module_declarations();
+
+  std::string path_;
+  TorchFileLayout layout_ = TorchFileLayout::Zip;
+  std::shared_ptr<const ByteSource> file_;
+  std::unique_ptr<ZipArchive> zip_;
+  std::string prefix_;  // the archive's top-level folder, with its slash
+  pickle::Document document_;
+  pickle::Value* root_ = nullptr;
+  std::map<std::string, pickle::Value*> storages_;     // record name -> Storage value
+  std::map<const pickle::Value*, StorageRecord> data_;  // Storage value -> its data
+  // TorchScript classes -> names of their parameters and buffers (from the archive's code,
+  // which is read as text, never run).
+  std::map<std::string, std::set<std::string>> module_state_names_;
+};
+
+}  // namespace actionclip::io
