@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace actionclip::cli {
 
@@ -15,6 +16,8 @@ struct BenchArgs {
   std::string device = "cpu";
   std::string python = "/usr/bin/python3";
   bool json = false;
+  // clip
+  std::string arch = "ViT-B/32";  // any network.arch name
   // video
   int clips = 16;
   double clip_seconds = 10;
@@ -24,11 +27,15 @@ struct BenchArgs {
   int steps = 3;
   std::string bpe;
   std::string precision = "fp32";
+  // load
+  int repeat = 3;
+  std::vector<std::string> files;
 };
 
 int bench_clip(const BenchArgs& a);
 int bench_video(const BenchArgs& a);
 int bench_train(const BenchArgs& a);
+int bench_load(const BenchArgs& a);
 
 double now_seconds();
 double peak_memory_mb();

@@ -1,4 +1,4 @@
-// actionclip bench clip|video|train: throughput figures (never pass/fail), side by side with the
+// actionclip bench clip|video|train|load: throughput figures (never pass/fail), side by side with the
 // Python reference path when python3-torch is installed.
 #include <chrono>
 #include <cstdio>
@@ -65,8 +65,10 @@ void add_bench_command(CLI::App& app, Action& action) {
     cmd->add_option("--python", args->python, "Python with torch for the reference figures")->capture_default_str();
     cmd->add_flag("--json", args->json, "machine-readable output");
   };
-  auto* clip = bench->add_subcommand("clip", "Image and text encoding throughput of a ViT-B/32-shaped CLIP");
+  auto* clip = bench->add_subcommand("clip", "Image and text encoding throughput of a CLIP shape (default ViT-B/32)");
   common(clip);
+  clip->add_option("--arch", args->arch, "shape: ViT-B/32, ViT-B/16, ViT-L/14, RN50, RN101, RN50x4, ... (random weights)")
+      ->capture_default_str();
   clip->add_option("--batch", args->batch, "images per call")->capture_default_str();
   clip->add_option("--text-batch", args->text_batch, "prompts per call")->capture_default_str();
   clip->add_option("--prompt-tokens", args->prompt_tokens, "tokens per prompt incl. start/end")->capture_default_str();
@@ -88,6 +90,13 @@ void add_bench_command(CLI::App& app, Action& action) {
   train->add_option("--bpe", args->bpe, "CLIP tokenizer file");
   train->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
   train->callback([&action, args] { action = [args] { return bench_train(*args); }; });
+
+  auto* load = bench->add_subcommand("load", "Checkpoint loading time and memory, next to Python's torch.load");
+  common(load);
+  load->add_option("--repeat", args->repeat, "loads per file (the fastest is reported)")->capture_default_str();
+  load->add_option("--work-dir", args->work_dir, "where the ViT-B/32-shaped file is written (reused when present)");
+  load->add_option("files", args->files, "further checkpoint files to measure");
+  load->callback([&action, args] { action = [args] { return bench_load(*args); }; });
 }
 
 }  // namespace actionclip::cli

@@ -1,0 +1,108 @@
+// actionclip bench load: how long reading a checkpoint takes and how much memory it needs,
+// next to Python's torch.load, for an ActionCLIP checkpoint as released and a ViT-B/32-shaped
+// torch.save file.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "actionclip/build_paths.h"
+#include "actionclip/clip/clip_model.h"
+#include "actionclip/io/checkpoint.h"
+#include "actionclip/io/torch_save.h"
+#include "bench.h"
+
+namespace actionclip::cli {
+namespace fs = std::filesystem;
+namespace {
+
+double resident_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+// Linux resets the peak-resident-memory mark when "5" is written to clear_refs.
+void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+struct LoadFigures {
+  double seconds = 1e30, peak_added_mb = 0, weights_mb = 0;
+};
+
+LoadFigures measure(const std::string& path, int repeat) {
+  LoadFigures f;
+  for (int i = 0; i < repeat; ++i) {
+    const double before = resident_mb();
+    reset_peak_memory();
+    const double start = now_seconds();
+    auto checkpoint = io::read_checkpoint(path);
+    f.seconds = std::min(f.seconds, now_seconds() - start);
+    f.peak_added_mb = std::max(f.peak_added_mb, peak_memory_mb() - before);
+    double bytes = 0;
+    for (const auto* map : {&checkpoint.clip, &checkpoint.fusion})
+      for (const auto& [_, t] : *map) bytes += static_cast<double>(t.nbytes());
+    f.weights_mb = bytes / (1024.0 * 1024.0);
+  }
+  return f;
+}
+
+// ViT-B/32's state dict (random weights) as torch.save writes it on a GPU machine.
+std::string vit_b32_file(const std::string& work_dir) {
+  const auto path = (fs::path(work_dir) / "vit-b-32-state-dict.pt").string();
+  if (fs::exists(path)) return path;
+  fs::create_directories(work_dir);
+  torch::manual_seed(0);
+  ClipModel model(ClipConfig::vit_b32());
+  io::TensorMap state;
+  for (const auto& p : model->named_parameters()) state.emplace(p.key(), p.value().detach());
+  io::save_torch_state_dict(path, state, "cuda:0");
+  return path;
+}
+
+}  // namespace
+
+int bench_load(const BenchArgs& a) {
+  const auto work_dir = a.work_dir.empty() ? (fs::temp_directory_path() / "actionclip-bench-load").string() : a.work_dir;
+  std::vector<std::pair<std::string, std::string>> files;
+  const auto released = fs::path(ACTIONCLIP_SOURCE_DIR) / ".." / "shared" / "fixtures" / "reference" /
+                        "actionclip-tiny-transf-as-released.pt";
+  if (fs::exists(released)) files.emplace_back("ActionCLIP checkpoint as released (tiny)", released.string());
+  files.emplace_back("ViT-B/32 state dict, torch.save, cuda:0", vit_b32_file(work_dir));
+  for (const auto& path : a.files) files.emplace_back(fs::path(path).filename().string(), path);
+
+  const auto script = bench_script("load_reference.py");
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& [what, path] : files) {
+    const auto ours = measure(path, a.repeat);
+    nlohmann::json python;
+    if (!script.empty()) python = run_python(a.python, script, "'" + path + "' --repeat " + std::to_string(a.repeat));
+    results.push_back({{"file", what},
+                       {"path", path},
+                       {"file_mb", static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0)},
+                       {"seconds", ours.seconds},
+                       {"peak_added_mb", ours.peak_added_mb},
+                       {"weights_mb", ours.weights_mb},
+                       {"python", python}});
+  }
+  if (a.json) {
+    std::printf("%s\n", nlohmann::json{{"threads", torch::get_num_threads()}, {"files", results}}.dump(2).c_str());
+    return 0;
+  }
+  std::printf("checkpoint loading, fastest of %d (peak memory added by one load, weights as loaded in float32)\n", a.repeat);
+  for (const auto& r : results) {
+    std::printf("  %s (%.1f MB file)\n", r["file"].get<std::string>().c_str(), r["file_mb"].get<double>());
+    std::printf("    actionclip  %8.1f ms   peak +%7.1f MB   weights %7.1f MB\n", 1e3 * r["seconds"].get<double>(),
+                r["peak_added_mb"].get<double>(), r["weights_mb"].get<double>());
+    const auto& py = r["python"];
+    if (py.contains("seconds"))
+      std::printf("    torch.load  %8.1f ms   peak +%7.1f MB   (torch %s)   ratio %.2fx\n", 1e3 * py["seconds"].get<double>(),
+                  py["peak_added_mb"].get<double>(), py["torch"].get<std::string>().c_str(),
+                  py["seconds"].get<double>() / r["seconds"].get<double>());
+    else
+      std::printf("    (python3-torch not found: no torch.load figure)\n");
+  }
+  return 0;
+}
+
+}  // namespace actionclip::cli
