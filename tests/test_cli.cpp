@@ -159,6 +159,32 @@ TEST_F(CliTest, ClassifyIsDeterministicAndSingleViewByDefault) {
   expect_distribution(multi_top);
 }
 
+// classify --json reports, per view, which frames the model saw: the reference's indices by
+// default (clip_h264.mp4: 100 frames at 25 fps), mmaction2's with --sampling mmaction.
+TEST_F(CliTest, ClassifyReportsTheFramesEachViewSaw) {
+  const auto base = "classify -q --json -m " + model() + " --bpe " + bpe() + " --labels 'a,b' " + quote(video());
+  const auto reference = run_json(base);
+  EXPECT_EQ(reference.at("sampling"), "actionclip");
+  const auto views = reference.at("results").at(0).at("views");
+  ASSERT_EQ(views.size(), 1u) << reference.dump();
+  const std::vector<int64_t> frames = views[0].at("frames");
+  EXPECT_EQ(frames, (std::vector<int64_t>{5, 18, 30, 43, 55, 68, 80, 93}));
+  const std::vector<double> seconds = views[0].at("seconds");
+  ASSERT_EQ(seconds.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_NEAR(seconds[i], frames[i] / 25.0, 1e-9);
+
+  const auto mmaction = run_json(base + " --sampling mmaction");
+  EXPECT_EQ(mmaction.at("sampling"), "mmaction");
+  EXPECT_EQ(mmaction.at("results").at(0).at("views").at(0).at("frames").get<std::vector<int64_t>>(),
+            (std::vector<int64_t>{6, 18, 31, 43, 56, 68, 81, 93}));
+
+  const auto multi = run_json(base + " --views 3x2").at("results").at(0).at("views");
+  ASSERT_EQ(multi.size(), 6u);
+  EXPECT_EQ(multi[0].at("frames"), multi[2].at("frames"));  // three crops of one clip
+  EXPECT_NE(multi[0].at("frames"), multi[3].at("frames"));  // the next clip
+  EXPECT_EQ(run(base + " --sampling tsn").code, 64);
+}
+
 TEST_F(CliTest, ClassifyReportsEveryBadVideoAndStillClassifiesTheGoodOne) {
   fs::create_directories(path("videos"));
   const auto original = read_bytes(video());
@@ -340,6 +366,21 @@ TEST_F(CliTest, EvalAgreesWithClassifyAndWritesItsOutputs) {
   while (std::getline(csv, line)) ++lines;
   EXPECT_EQ(lines, 4);  // header + one row per class
   EXPECT_TRUE(fs::exists(path("s.npy")));
+  // Beside the scores: per row, the video and the frames of each view (what the reference's
+  // _get_val_indices gives for the 100-, 60- and 90-frame clips, with their times).
+  const auto frames = json::parse(std::ifstream(path("s.frames.json")));
+  EXPECT_EQ(frames.at("views"), "1x1");
+  EXPECT_EQ(frames.at("sampling"), "actionclip");
+  ASSERT_EQ(frames.at("videos").size(), videos.size());
+  const std::vector<std::vector<int64_t>> expected = {
+      {5, 18, 30, 43, 55, 68, 80, 93}, {3, 10, 18, 25, 33, 40, 48, 55}, {5, 16, 27, 38, 50, 61, 72, 83}};
+  for (size_t i = 0; i < videos.size(); ++i) {
+    const auto& row = frames["videos"][i];
+    EXPECT_EQ(row.at("path"), videos[i]);
+    ASSERT_EQ(row.at("views").size(), 1u);
+    EXPECT_EQ(row["views"][0].at("frames").get<std::vector<int64_t>>(), expected[i]) << videos[i];
+    EXPECT_EQ(row["views"][0].at("seconds").size(), 8u);
+  }
 
   const auto multi_view = run_json("eval" + common + " --list " + quote(list) + " --views 3x2");
   EXPECT_EQ(multi_view.at("videos"), 3);

@@ -19,6 +19,7 @@
 #include "actionclip/video/transforms.h"
 #include "actionclip/video/video_reader.h"
 #include "actionclip/inference/video_views.h"
+#include "actionclip/train/video_dataset.h"
 #include "fixtures.h"
 #include "temp_dir.h"
 
@@ -143,7 +144,7 @@ TEST_P(DecodeParity, CountIndicesAndFramesMatchPyAV) {
   EXPECT_GT(reader.duration_seconds(), 0.0);
   ASSERT_EQ(reader.frame_count(), info["decoded_frames"].get<int64_t>());
 
-  const auto indices = tsn_center_indices(reader.frame_count(), 8);
+  const auto indices = mmaction_test_indices(reader.frame_count(), 8);
   EXPECT_EQ(indices, info["indices_tsn8_center"].get<std::vector<int64_t>>());
   const auto& ref_indices = expected_frames().at(name + ".indices");
   EXPECT_TRUE(torch::equal(torch::tensor(indices, torch::kInt64), ref_indices));
@@ -213,7 +214,7 @@ TEST(VideoReader, SeekingInMp4DecodesFromTheNearestKeyframe) {
   jumping.read_frames({140});
   EXPECT_LE(jumping.packets_decoded(), 25 + 8) << "packets decoded to reach frame 140 (keyframes every 25)";
   VideoReader sampling(path);
-  sampling.read_frames(actionclip::video::tsn_center_indices(sampling.frame_count(), 8));
+  sampling.read_frames(actionclip::video::mmaction_test_indices(sampling.frame_count(), 8));
   EXPECT_LT(sampling.packets_decoded(), 110) << "packets decoded for 8 TSN frames of 150";
   // Of those, the unreferenced B-frames no wanted frame is are skipped, not decoded.
   EXPECT_LT(sampling.pictures_decoded(), sampling.packets_decoded() * 3 / 4);
@@ -287,7 +288,7 @@ TEST(VideoReader, TruncatedMp4GivesFileError) {
   write_bytes(cut, data.substr(0, data.size() * 3 / 10));
   expect_file_error(cut, [&] {
     VideoReader r(cut);
-    r.read_frames(tsn_center_indices(r.frame_count(), 8));
+    r.read_frames(mmaction_test_indices(r.frame_count(), 8));
   });
 }
 
@@ -324,7 +325,7 @@ TEST(VideoReader, ShortOddSizedVideoRepeatsSampledFrames) {
   EXPECT_EQ(reader.width(), 33);
   EXPECT_EQ(reader.height(), 17);
   ASSERT_EQ(reader.frame_count(), 5);
-  const auto indices = tsn_center_indices(reader.frame_count(), 8);
+  const auto indices = mmaction_test_indices(reader.frame_count(), 8);
   EXPECT_EQ(indices, (std::vector<int64_t>{0, 0, 1, 2, 2, 3, 4, 4}));
   const auto frames = reader.read_frames(indices);
   ASSERT_EQ(frames.size(), 8u);
@@ -425,6 +426,67 @@ TEST(FrameSource, RawFrameFolderUsesOneBasedNames) {
   EXPECT_EQ(actionclip::load_video_views(dir.path(""), views).sizes(), (std::vector<int64_t>{1, 4, 3, 8, 8}));
 }
 
+// The reference's index_bias: "frame{:d}.jpg" lists number their first file 0, "img_{:05d}.jpg" 1.
+TEST(FrameSource, IndexBiasIsTheNumberOfTheFirstFrameFile) {
+  TempDir dir;
+  for (int i = 0; i < 10; ++i) write_bmp(dir.path("frame" + std::to_string(i) + ".bmp"), pattern(9, 6, i));
+  RawFrameFolder from_zero(dir.path(""), "frame{:d}.bmp", 0);
+  EXPECT_EQ(from_zero.frame_path(0), dir.path("frame0.bmp"));
+  ASSERT_EQ(from_zero.frame_count(), 10);
+  EXPECT_EQ(from_zero.read_frames({0})[0].rgb, pattern(9, 6, 0).rgb);
+  EXPECT_EQ(from_zero.frame_file_number(3), 3);
+  RawFrameFolder from_one(dir.path(""), "frame{:d}.bmp", 1);
+  ASSERT_EQ(from_one.frame_count(), 9);
+  EXPECT_EQ(from_one.read_frames({0})[0].rgb, pattern(9, 6, 1).rgb);
+
+  // Views report the file numbers they read: the reference's indices, index_bias included.
+  actionclip::ViewOptions views;
+  views.frames = 4;
+  views.input_size = 8;
+  views.frame_template = "frame{:d}.bmp";
+  views.first_frame_number = 0;
+  const auto read = actionclip::read_video_views(dir.path(""), views);
+  ASSERT_EQ(read.frames.size(), 1u);
+  EXPECT_EQ(read.frames[0].indices, actionclip_test_indices(10, 4));
+  EXPECT_EQ(read.frames[0].file_numbers, actionclip_test_indices(10, 4));
+  EXPECT_TRUE(read.frames[0].seconds.empty());
+  views.first_frame_number = 1;
+  EXPECT_EQ(actionclip::read_video_views(dir.path(""), views).frames[0].file_numbers,
+            (std::vector<int64_t>{1, 3, 6, 8}));  // 0-based 0, 2, 5, 7 of the 9 files from frame1
+
+  // Training reads a rawframe list's frames through the same numbering: 10 segments of a
+  // 10-frame list read every frame, and with index_bias 1 the last would be frame10.bmp, which
+  // this folder lacks.
+  actionclip::DataConfig data;
+  data.image_tmpl = "frame{:d}.bmp";
+  data.num_segments = 10;
+  data.random_shift = false;
+  data.index_bias = 0;
+  actionclip::data::VideoRecord record;
+  record.path = dir.path("");
+  record.num_frames = 10;
+  record.labels = {0};
+  EXPECT_EQ(actionclip::VideoDataset({record}, data, 1, 8).load_train_sample(0, 1).frames.size(0), 10);
+  data.index_bias = 1;
+  EXPECT_THROW(actionclip::VideoDataset({record}, data, 1, 8).load_train_sample(0, 1), std::out_of_range);
+}
+
+TEST(VideoReader, FrameSecondsAreThePresentationTimes) {
+  REQUIRE_FIXTURES();
+  const auto path = actionclip::testing::fixture("video/clip_h264.mp4");  // 25 fps, 100 frames
+  VideoReader reader(path);
+  for (int64_t i : {0, 1, 42, 99}) EXPECT_NEAR(reader.frame_seconds(i).value(), i / 25.0, 1e-9) << i;
+  EXPECT_THROW(reader.frame_seconds(100), std::out_of_range);
+  actionclip::ViewOptions views;
+  views.input_size = 32;
+  const auto read = actionclip::read_video_views(path, views);
+  ASSERT_EQ(read.frames.size(), 1u);
+  EXPECT_EQ(read.frames[0].indices, (std::vector<int64_t>{5, 18, 30, 43, 55, 68, 80, 93}));
+  ASSERT_EQ(read.frames[0].seconds.size(), 8u);
+  for (size_t k = 0; k < 8; ++k) EXPECT_NEAR(read.frames[0].seconds[k], read.frames[0].indices[k] / 25.0, 1e-9);
+  EXPECT_TRUE(read.frames[0].file_numbers.empty());
+}
+
 TEST(FrameSource, OpensVideoFiles) {
   REQUIRE_FIXTURES();
   auto source = open_frame_source(actionclip::testing::fixture("video/clip_vp9.webm"));
@@ -433,25 +495,25 @@ TEST(FrameSource, OpensVideoFiles) {
 }
 
 TEST(Sampling, CenterIndices) {
-  EXPECT_EQ(tsn_center_indices(100, 8), (std::vector<int64_t>{6, 18, 31, 43, 56, 68, 81, 93}));
-  EXPECT_EQ(tsn_center_indices(3, 8), (std::vector<int64_t>{0, 0, 0, 1, 1, 2, 2, 2}));
-  EXPECT_EQ(tsn_center_indices(1, 4), (std::vector<int64_t>{0, 0, 0, 0}));
-  EXPECT_THROW(tsn_center_indices(0, 8), std::invalid_argument);
+  EXPECT_EQ(mmaction_test_indices(100, 8), (std::vector<int64_t>{6, 18, 31, 43, 56, 68, 81, 93}));
+  EXPECT_EQ(mmaction_test_indices(3, 8), (std::vector<int64_t>{0, 0, 0, 1, 1, 2, 2, 2}));
+  EXPECT_EQ(mmaction_test_indices(1, 4), (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_THROW(mmaction_test_indices(0, 8), std::invalid_argument);
 }
 
 TEST(Sampling, RandomIndicesAreDeterministicPerSeedAndStayInSegments) {
   std::mt19937_64 a(42), b(42), c(43);
-  const auto ia = tsn_random_indices(100, 8, a);
-  EXPECT_EQ(ia, tsn_random_indices(100, 8, b));
+  const auto ia = train_indices(100, 8, a);
+  EXPECT_EQ(ia, train_indices(100, 8, b));
   std::set<std::vector<int64_t>> draws;
-  for (int i = 0; i < 10; ++i) draws.insert(tsn_random_indices(100, 8, c));
+  for (int i = 0; i < 10; ++i) draws.insert(train_indices(100, 8, c));
   EXPECT_GT(draws.size(), 1u);
   for (int i = 0; i < 8; ++i) {
     EXPECT_GE(ia[i], i * 100 / 8);
     EXPECT_LT(ia[i], (i + 1) * 100 / 8);
   }
   std::mt19937_64 d(1);
-  const auto short_video = tsn_random_indices(3, 8, d);
+  const auto short_video = train_indices(3, 8, d);
   ASSERT_EQ(short_video.size(), 8u);
   EXPECT_TRUE(std::is_sorted(short_video.begin(), short_video.end()));
   EXPECT_EQ(std::set<int64_t>(short_video.begin(), short_video.end()), (std::set<int64_t>{0, 1, 2}));
@@ -460,7 +522,7 @@ TEST(Sampling, RandomIndicesAreDeterministicPerSeedAndStayInSegments) {
 TEST(Sampling, MultiClipViewsTileSegments) {
   const auto one = multi_clip_indices(100, 8, 1);
   ASSERT_EQ(one.size(), 1u);
-  EXPECT_EQ(one[0], tsn_center_indices(100, 8));
+  EXPECT_EQ(one[0], mmaction_test_indices(100, 8));
   const auto views = multi_clip_indices(80, 4, 2);
   EXPECT_EQ(views[0], (std::vector<int64_t>{5, 25, 45, 65}));
   EXPECT_EQ(views[1], (std::vector<int64_t>{15, 35, 55, 75}));

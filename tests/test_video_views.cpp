@@ -32,18 +32,18 @@ class PatternSource : public video::FrameSource {
   int width_, height_;
 };
 
-TEST(VideoViews, SingleViewIsTheValidationTransformOfTheTsnCentres) {
+TEST(VideoViews, SingleViewIsTheValidationTransformOfTheReferenceFrames) {
   PatternSource source(40, 64, 48);
-  const auto views = make_views(source, ViewOptions::parse("1x1", 4, 32));
+  const auto views = make_views(source, ViewOptions::parse("1x1", 4, 32)).pixels;
   ASSERT_EQ(views.sizes(), (std::vector<int64_t>{1, 4, 3, 32, 32}));
   std::vector<Frame> frames;
-  for (int64_t i : video::tsn_center_indices(40, 4)) frames.push_back(source.frame(i));
+  for (int64_t i : video::actionclip_test_indices(40, 4)) frames.push_back(source.frame(i));
   EXPECT_TRUE(torch::equal(views[0], video::ClipPreprocess::actionclip_val(32)(frames)));
 }
 
 TEST(VideoViews, ThreeCropsPerClipInClipMajorOrder) {
   PatternSource source(40, 64, 48);
-  const auto views = make_views(source, ViewOptions::parse("3x2", 4, 32));
+  const auto views = make_views(source, ViewOptions::parse("3x2", 4, 32)).pixels;
   ASSERT_EQ(views.sizes(), (std::vector<int64_t>{6, 4, 3, 32, 32}));
   const auto clips = video::multi_clip_indices(40, 4, 2);
   for (int clip = 0; clip < 2; ++clip) {
@@ -54,6 +54,36 @@ TEST(VideoViews, ThreeCropsPerClipInClipMajorOrder) {
       EXPECT_TRUE(torch::equal(views[clip * 3 + k], video::to_clip_tensor(frames))) << "clip " << clip << ", crop " << k;
     }
   }
+}
+
+TEST(VideoViews, EachViewReportsTheFramesItRead) {
+  PatternSource source(40, 64, 48);
+  const auto single = make_views(source, ViewOptions::parse("1x1", 4, 32));
+  ASSERT_EQ(single.frames.size(), 1u);
+  EXPECT_EQ(single.frames[0].indices, (std::vector<int64_t>{4, 14, 24, 34}));  // the reference's
+  EXPECT_TRUE(single.frames[0].seconds.empty());       // the source has no timestamps
+  EXPECT_TRUE(single.frames[0].file_numbers.empty());  // nor file names
+
+  auto options = ViewOptions::parse("1x1", 4, 32);
+  options.sampling = video::Sampling::kMmaction;
+  const auto mmaction = make_views(source, options);
+  EXPECT_EQ(mmaction.frames[0].indices, (std::vector<int64_t>{5, 15, 25, 35}));
+  std::vector<Frame> frames;
+  for (int64_t i : mmaction.frames[0].indices) frames.push_back(source.frame(i));
+  EXPECT_TRUE(torch::equal(mmaction.pixels[0], video::ClipPreprocess::actionclip_val(32)(frames)));
+
+  // Several clips keep their layout whatever the formula; each crop of a clip read its frames.
+  const auto tiled = make_views(source, ViewOptions::parse("3x2", 4, 32));
+  ASSERT_EQ(tiled.frames.size(), 6u);
+  const auto clips = video::multi_clip_indices(40, 4, 2);
+  for (size_t v = 0; v < 6; ++v) EXPECT_EQ(tiled.frames[v].indices, clips[v / 3]) << "view " << v;
+}
+
+// A data list's frame count bounds the sampling, as the reference samples within num_frames.
+TEST(VideoViews, AListsFrameCountBoundsTheSampling) {
+  PatternSource source(40, 64, 48);
+  const auto views = make_views(source, ViewOptions::parse("1x1", 4, 32), 20);
+  EXPECT_EQ(views.frames[0].indices, video::actionclip_test_indices(20, 4));
 }
 
 TEST(VideoViews, CropOutsideTheFrameIsRefused) {

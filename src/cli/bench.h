@@ -30,6 +30,7 @@ struct BenchArgs {
   // load
   int repeat = 3;
   std::vector<std::string> files;
+  std::string measure_one;  // internal: measure one file in this (fresh) process
 };
 
 int bench_clip(const BenchArgs& a);

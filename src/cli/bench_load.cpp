@@ -1,7 +1,10 @@
 // actionclip bench load: how long reading a checkpoint takes and how much memory it needs,
 // next to Python's torch.load, for an ActionCLIP checkpoint as released and a ViT-B/32-shaped
 // torch.save file.
+#include <unistd.h>
+
 #include <cstdio>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +12,7 @@
 #include "actionclip/clip/clip_model.h"
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/io/torch_save.h"
+#include "actionclip/util/error.h"
 #include "bench.h"
 
 namespace actionclip::cli {
@@ -23,28 +27,19 @@ double resident_mb() {
   return 0;
 }
 
-// Linux resets the peak-resident-memory mark when "5" is written to clear_refs.
-void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
-
-struct LoadFigures {
-  double seconds = 1e30, peak_added_mb = 0, weights_mb = 0;
-};
-
-LoadFigures measure(const std::string& path, int repeat) {
-  LoadFigures f;
-  for (int i = 0; i < repeat; ++i) {
-    const double before = resident_mb();
-    reset_peak_memory();
-    const double start = now_seconds();
-    auto checkpoint = io::read_checkpoint(path);
-    f.seconds = std::min(f.seconds, now_seconds() - start);
-    f.peak_added_mb = std::max(f.peak_added_mb, peak_memory_mb() - before);
-    double bytes = 0;
-    for (const auto* map : {&checkpoint.clip, &checkpoint.fusion})
-      for (const auto& [_, t] : *map) bytes += static_cast<double>(t.nbytes());
-    f.weights_mb = bytes / (1024.0 * 1024.0);
+// One file in a fresh process (this binary again), so that the peak memory is this load's alone.
+nlohmann::json measure_in_child(const std::string& path, int repeat) {
+  const auto command = "/proc/" + std::to_string(::getpid()) + "/exe -t " + std::to_string(torch::get_num_threads()) +
+                       " bench load --measure-one '" + path + "' --repeat " + std::to_string(repeat);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  std::string output;
+  char buffer[4096];
+  while (pipe && std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  try {
+    return nlohmann::json::parse(output);
+  } catch (const nlohmann::json::exception&) {
+    return {{"error", "measuring " + path + " failed: " + output}};
   }
-  return f;
 }
 
 // ViT-B/32's state dict (random weights) as torch.save writes it on a GPU machine.
@@ -62,7 +57,25 @@ std::string vit_b32_file(const std::string& work_dir) {
 
 }  // namespace
 
+int bench_load_one(const std::string& path, int repeat) {
+  const double before = resident_mb();
+  double seconds = 1e30, peak_added_mb = 0, weights_mb = 0;
+  for (int i = 0; i < repeat; ++i) {
+    const double start = now_seconds();
+    auto checkpoint = io::read_checkpoint(path);
+    seconds = std::min(seconds, now_seconds() - start);
+    if (i == 0) peak_added_mb = peak_memory_mb() - before;
+    double bytes = 0;
+    for (const auto* map : {&checkpoint.clip, &checkpoint.fusion})
+      for (const auto& [_, t] : *map) bytes += static_cast<double>(t.nbytes());
+    weights_mb = bytes / (1024.0 * 1024.0);
+  }
+  std::printf("%s\n", nlohmann::json{{"seconds", seconds}, {"peak_added_mb", peak_added_mb}, {"weights_mb", weights_mb}}.dump().c_str());
+  return 0;
+}
+
 int bench_load(const BenchArgs& a) {
+  if (!a.measure_one.empty()) return bench_load_one(a.measure_one, a.repeat);
   const auto work_dir = a.work_dir.empty() ? (fs::temp_directory_path() / "actionclip-bench-load").string() : a.work_dir;
   std::vector<std::pair<std::string, std::string>> files;
   const auto released = fs::path(ACTIONCLIP_SOURCE_DIR) / ".." / "shared" / "fixtures" / "reference" /
@@ -74,15 +87,16 @@ int bench_load(const BenchArgs& a) {
   const auto script = bench_script("load_reference.py");
   nlohmann::json results = nlohmann::json::array();
   for (const auto& [what, path] : files) {
-    const auto ours = measure(path, a.repeat);
+    const auto ours = measure_in_child(path, a.repeat);
+    if (ours.contains("error")) throw Error(ours["error"].get<std::string>());
     nlohmann::json python;
     if (!script.empty()) python = run_python(a.python, script, "'" + path + "' --repeat " + std::to_string(a.repeat));
     results.push_back({{"file", what},
                        {"path", path},
                        {"file_mb", static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0)},
-                       {"seconds", ours.seconds},
-                       {"peak_added_mb", ours.peak_added_mb},
-                       {"weights_mb", ours.weights_mb},
+                       {"seconds", ours["seconds"]},
+                       {"peak_added_mb", ours["peak_added_mb"]},
+                       {"weights_mb", ours["weights_mb"]},
                        {"python", python}});
   }
   if (a.json) {

@@ -149,7 +149,7 @@ int bench_video(const BenchArgs& a) {
       reader.read_frames(all);
     });
     const auto sampled = measure_decoding(clips[k], seconds_per_figure, [&](video::VideoReader& reader) {
-      reader.read_frames(video::tsn_center_indices(reader.frame_count(), a.frames));
+      reader.read_frames(video::actionclip_test_indices(reader.frame_count(), a.frames));
     });
     figures.emplace_back(full, sampled);
     bitrates.push_back(mean_kilobits_per_second(clips[k], a.clip_seconds));
@@ -166,7 +166,7 @@ int bench_video(const BenchArgs& a) {
   const auto preprocess = video::ClipPreprocess::actionclip_val(224);
   auto sample = [&](size_t i) {
     auto source = video::open_frame_source(paths[i]);
-    return preprocess(source->read_frames(video::tsn_center_indices(source->frame_count(), a.frames)));
+    return preprocess(source->read_frames(video::actionclip_test_indices(source->frame_count(), a.frames)));
   };
   std::map<int, double> sampled_per_s;
   for (int threads : {1, 2}) {

@@ -117,7 +117,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
       action = [args, label_args, inputs, views, k, batch, workers, json, quiet] {
         auto loaded = load_model_from_args(*args);
         auto labels = embed_labels(loaded, *args, *label_args);
-        auto paths = expand_video_inputs(*inputs);
+        auto paths = expand_video_inputs(*inputs, *args);
         if (paths.empty()) throw Error("no videos found in the given inputs");
 
         const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
@@ -133,12 +133,13 @@ void add_classify_commands(CLI::App& app, Action& action) {
           }
           auto probabilities = video_label_probabilities(video.view_features, labels, label_args->scale);
           auto top = top_k(probabilities, labels.labels, *k);
-          results.push_back({{"path", video.path}, {"predictions", predictions_json(top)}});
+          results.push_back({{"path", video.path}, {"predictions", predictions_json(top)},
+                             {"views", view_frames_json(video.view_frames)}});
           if (!*json) print_predictions(video.path, top);
         }, &progress);
         progress.finish(std::to_string(stats.failed) + " failed");
         if (*json)
-          print_json({{"model", args->model}, {"views", *views}, {"results", results},
+          print_json({{"model", args->model}, {"views", *views}, {"sampling", args->sampling}, {"results", results},
                       {"videos", stats.videos}, {"failed", stats.failed}, {"seconds", stats.seconds}});
         return stats.failed > 0 ? 2 : 0;
       };

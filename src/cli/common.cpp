@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "actionclip/data/labels.h"
+#include "actionclip/io/atomic_file.h"
 #include "actionclip/io/npy.h"
 #include "actionclip/util/error.h"
 
@@ -29,7 +30,14 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options) {
     cmd->add_option("-c,--checkpoint", args.checkpoint, "ActionCLIP training checkpoint (CLIP + visual prompt weights)");
     cmd->add_option("--prompt", args.prompt, "visual prompt: meanP, Conv_1D, LSTM, Transf, Transf_cls (default: from weights)");
     cmd->add_option("--frames", args.frames, "frames sampled per video (TSN segments)")->check(CLI::Range(1, 512));
-    cmd->add_option("--image-tmpl", args.frame_template, "file names in rawframe folders (1-based)")->capture_default_str();
+    cmd->add_option("--image-tmpl", args.frame_template, "file names in rawframe folders")->capture_default_str();
+    cmd->add_option("--index-bias", args.index_bias, "number of the first frame file in rawframe folders")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--sampling", args.sampling,
+                    "test-time frames: actionclip (the reference's formula) or mmaction (mmaction2's centres)")
+        ->check(CLI::IsMember({"actionclip", "mmaction"}))
+        ->capture_default_str();
     cmd->add_option("--precision", args.precision, "video encoding in fp32, or bf16 (autocast; faster where supported)")
         ->check(CLI::IsMember({"fp32", "bf16"}))
         ->capture_default_str();
@@ -67,6 +75,8 @@ VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::
   options.batch_size = batch;
   options.decode_threads = workers;
   options.views.frame_template = args.frame_template;
+  options.views.first_frame_number = args.index_bias;
+  options.views.sampling = video::sampling_from_name(args.sampling);
   options.device = parse_device(args.device);
   options.bfloat16 = args.precision == "bf16";
   return options;
@@ -87,6 +97,31 @@ std::vector<std::string> resolve_labels(const std::string& inline_labels, const 
 }
 
 void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }
+
+nlohmann::json view_frames_json(const std::vector<ViewFrames>& views) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& view : views) {
+    nlohmann::json entry = {{"frames", view.indices}};
+    if (!view.seconds.empty()) entry["seconds"] = view.seconds;
+    if (!view.file_numbers.empty()) entry["files"] = view.file_numbers;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::string scored_frames_path(const std::string& scores_path) {
+  const fs::path scores(scores_path);
+  return (scores.extension() == ".npy" ? fs::path(scores).replace_extension("") : scores).string() + ".frames.json";
+}
+
+void write_scored_frames(const std::string& scores_path, const std::vector<std::string>& paths,
+                         const std::vector<std::vector<ViewFrames>>& frames, nlohmann::json settings) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < paths.size(); ++i) rows.push_back({{"path", paths[i]}, {"views", view_frames_json(frames[i])}});
+  settings["scores"] = scores_path;
+  settings["videos"] = std::move(rows);
+  io::write_file_atomically(scored_frames_path(scores_path), [&](std::ostream& out) { out << settings.dump(1) << '\n'; });
+}
 
 void write_embeddings(const std::string& output, const torch::Tensor& embeddings, const std::string& names_key,
                       const std::vector<std::string>& names) {
@@ -125,7 +160,9 @@ namespace {
 const std::set<std::string> kVideoExtensions = {".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg",
                                                 ".mpeg", ".flv", ".wmv", ".3gp", ".ts", ".ogv"};
 
-bool is_rawframe_folder(const fs::path& dir) { return fs::exists(dir / "img_00001.jpg") || fs::exists(dir / "img_00001.png"); }
+bool is_rawframe_folder(const fs::path& dir, const ModelArgs& args) {
+  return fs::exists(video::RawFrameFolder(dir.string(), args.frame_template, args.index_bias).frame_path(0));
+}
 
 std::string lowercase_extension(const fs::path& p) {
   auto ext = p.extension().string();
@@ -135,14 +172,14 @@ std::string lowercase_extension(const fs::path& p) {
 
 }  // namespace
 
-std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs) {
+std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs, const ModelArgs& args) {
   std::vector<std::string> paths;
   for (const auto& input : inputs) {
     const fs::path p(input);
-    if (fs::is_directory(p) && !is_rawframe_folder(p)) {
+    if (fs::is_directory(p) && !is_rawframe_folder(p, args)) {
       std::vector<std::string> found;
       for (const auto& entry : fs::recursive_directory_iterator(p)) {
-        if (entry.is_directory() && is_rawframe_folder(entry.path())) found.push_back(entry.path().string());
+        if (entry.is_directory() && is_rawframe_folder(entry.path(), args)) found.push_back(entry.path().string());
         else if (entry.is_regular_file() && kVideoExtensions.count(lowercase_extension(entry.path())))
           found.push_back(entry.path().string());
       }

@@ -26,6 +26,8 @@ struct ModelArgs {
   std::string device = "cpu";
   int frames = 0;  // 0: from the weights or 8
   std::string frame_template = video::kDefaultFrameTemplate;  // rawframe folders' file names
+  int64_t index_bias = video::kDefaultFirstFrameNumber;       // rawframe folders' first file number
+  std::string sampling = "actionclip";                         // test-time frame formula (or mmaction)
   std::string precision = "fp32";                  // or "bf16" for video encoding
 };
 
@@ -39,7 +41,8 @@ torch::Device parse_device(const std::string& name);
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
 
 // Video encoding options for LOADED: --views "CROPSxCLIPS" at the model's frames and resolution,
-// --batch-size, --workers (decoding threads), and --device, --image-tmpl and --precision from ARGS.
+// --batch-size, --workers (decoding threads), and --device, --image-tmpl, --index-bias, --sampling
+// and --precision from ARGS.
 VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::string& views, int batch, int workers,
                                           const ModelArgs& args);
 
@@ -59,9 +62,19 @@ std::vector<std::pair<std::string, double>> top_k(const torch::Tensor& probabili
 
 void print_json(const nlohmann::json& value);
 
+// What each view of a video read: [{"frames": [...], "seconds": [...]}] for video files, with
+// "files" (the numbers in the frame files' names) instead of "seconds" for frame folders.
+nlohmann::json view_frames_json(const std::vector<ViewFrames>& views);
+
+// Beside a score matrix written to SCORES_PATH (out.npy -> out.frames.json): for each row, the
+// video and the frames of its views, with SETTINGS (views, sampling) at the top.
+std::string scored_frames_path(const std::string& scores_path);
+void write_scored_frames(const std::string& scores_path, const std::vector<std::string>& paths,
+                         const std::vector<std::vector<ViewFrames>>& frames, nlohmann::json settings);
+
 // Expands video arguments: files as given, folders recursively to their video files (or as
-// one rawframe folder when they hold img_00001.jpg), and .txt lists (one path per line, an
-// optional trailing label ignored).
-std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs);
+// one rawframe folder when they hold the first frame file ARGS names, img_00001.jpg by default),
+// and .txt lists (one path per line, an optional trailing label ignored).
+std::vector<std::string> expand_video_inputs(const std::vector<std::string>& inputs, const ModelArgs& args);
 
 }  // namespace actionclip::cli

@@ -106,7 +106,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
     cmd->callback([&action, args, inputs, output, views, batch, workers] {
       action = [args, inputs, output, views, batch, workers] {
         auto loaded = load_model_from_args(*args, false);
-        auto paths = expand_video_inputs(*inputs);
+        auto paths = expand_video_inputs(*inputs, *args);
         const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
         VideoEncoder encoder(loaded.model, options);
         VideoIndex index;

@@ -112,7 +112,7 @@ void add_train_commands(CLI::App& app, Action& action) {
     cmd->add_option("--templates", data->templates, "textual prompts: default, actionclip, none, or a file")->capture_default_str();
     cmd->add_option("--views", *views, "CROPSxCLIPS test views (the paper's best: 3x10)")->capture_default_str();
     cmd->add_option("--confusion", *confusion, "write the confusion matrix as CSV");
-    cmd->add_option("--scores", *scores_out, "write the score matrix [videos, classes] as .npy");
+    cmd->add_option("--scores", *scores_out, "write the score matrix [videos, classes] as .npy (and the frames read, as .frames.json)");
     cmd->add_option("--batch-size", *batch, "videos per model call")->capture_default_str();
     cmd->add_option("--workers", *workers, "decoding threads")->capture_default_str();
     cmd->add_option("--logit-scale", *scale, "softmax temperature")->capture_default_str();
@@ -159,7 +159,10 @@ void add_train_commands(CLI::App& app, Action& action) {
         if (!confusion->empty() && result.videos() && !result.multi_label)
           write_confusion_csv(*confusion, confusion_matrix(result.scores, result.labels, static_cast<int64_t>(class_names.size())),
                               class_names);
-        if (!scores_out->empty() && result.videos()) io::save_npy(*scores_out, result.scores);
+        if (!scores_out->empty() && result.videos()) {
+          io::save_npy(*scores_out, result.scores);
+          write_scored_frames(*scores_out, result.paths, result.frames, {{"views", *views}, {"sampling", args->sampling}});
+        }
         auto out = evaluation_json(result);
         out["skipped_list_entries"] = records.skipped;
         if (*json) print_json(out);

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -18,6 +17,7 @@
 
 #include "actionclip/data/labels.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/random.h"
 
 namespace actionclip::data {
 namespace {
@@ -171,22 +171,6 @@ std::vector<fs::path> kinetics_candidates(const fs::path& root, const std::strin
   for (const fs::path& folder : folders)
     for (const char* extension : {".mp4", ".mkv", ".webm"}) candidates.push_back(folder / (stem + extension));
   return candidates;
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// Uniform in [0, n) by rejection, identical under every standard library (unlike
-// std::uniform_int_distribution).
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-  uint64_t x = rng();
-  while (x >= limit) x = rng();
-  return x % n;
 }
 
 }  // namespace

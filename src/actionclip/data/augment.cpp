@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "actionclip/util/random.h"
 
 namespace actionclip::data {
 namespace {
@@ -16,18 +17,7 @@ namespace F = torch::nn::functional;
 
 constexpr double kPi = 3.14159265358979323846;
 
-// [0, 1) from the top 53 bits: the same doubles under every standard library.
-double uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-double uniform(std::mt19937_64& rng, double lo, double hi) { return lo + (hi - lo) * uniform(rng); }
-bool chance(std::mt19937_64& rng, double p) { return uniform(rng) < p; }
-
-// Uniform in [0, n) by rejection, so no value is favoured.
-size_t uniform_below(std::mt19937_64& rng, size_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-  uint64_t x = rng();
-  while (x >= limit) x = rng();
-  return static_cast<size_t>(x % n);
-}
+bool chance(std::mt19937_64& rng, double p) { return uniform_unit(rng) < p; }
 
 torch::Tensor as_float_clip(const torch::Tensor& clip) {
   if (clip.dim() != 4 || clip.size(1) != 3)
@@ -244,9 +234,9 @@ torch::Tensor color_jitter(const torch::Tensor& clip, const ColorJitterConfig& c
   // The order first, then the factors, as torchvision's ColorJitter.get_params draws them.
   std::array<int, 4> order{0, 1, 2, 3};
   for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[uniform_below(rng, i + 1)]);
-  const auto factor = [&](double spread) { return uniform(rng, std::max(0.0, 1.0 - spread), 1.0 + spread); };
+  const auto factor = [&](double spread) { return uniform_between(rng, std::max(0.0, 1.0 - spread), 1.0 + spread); };
   const double brightness = factor(config.brightness), contrast = factor(config.contrast);
-  const double saturation = factor(config.saturation), hue = uniform(rng, -config.hue, config.hue);
+  const double saturation = factor(config.saturation), hue = uniform_between(rng, -config.hue, config.hue);
   for (const int op : order) {
     if (op == 0 && config.brightness > 0) x = adjust_brightness(x, brightness);
     if (op == 1 && config.contrast > 0) x = adjust_contrast(x, contrast);

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <optional>
 #include <random>
 #include <string_view>
 #include <system_error>
 
 #include "actionclip/util/error.h"
+#include "actionclip/util/random.h"
 #include "actionclip/video/video_writer.h"
 
 namespace actionclip::data {
@@ -27,40 +27,13 @@ constexpr double kDegree = kPi / 180;
 // Randomness. Seeds are derived by hashing names rather than by drawing from a shared stream,
 // so a video's content does not depend on which other classes were generated before it.
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t derive_seed(uint64_t seed, std::initializer_list<std::string_view> parts) {
-  constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
-  uint64_t h = splitmix64(seed);
-  for (std::string_view part : parts) {
-    for (unsigned char c : part) h = (h ^ c) * kFnvPrime;
-    // A byte no name contains ends each part, so ("ab", "c") and ("a", "bc") hash apart.
-    h = splitmix64((h ^ 0xffu) * kFnvPrime);
-  }
-  return h;
-}
-
 class Rng {
  public:
   explicit Rng(uint64_t seed) : engine_(seed) {}
 
-  // [0, 1) from the top 53 bits: exactly the doubles a uniform draw can hit, the same everywhere.
-  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-
-  // [0, n) without modulo bias: draws below 2^64 mod n are rejected.
-  uint64_t below(uint64_t n) {
-    const uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      const uint64_t x = engine_();
-      if (x >= threshold) return x % n;
-    }
-  }
+  double uniform() { return uniform_unit(engine_); }
+  double uniform(double lo, double hi) { return uniform_between(engine_, lo, hi); }
+  uint64_t below(uint64_t n) { return uniform_below(engine_, n); }
 
  private:
   std::mt19937_64 engine_;

@@ -10,7 +10,8 @@ Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::
   Evaluation result;
   for (const auto& r : records) result.multi_label = result.multi_label || r.labels.size() > 1;
   std::vector<std::string> paths;
-  for (const auto& r : records) paths.push_back(r.path);
+  std::vector<int64_t> frame_counts;
+  for (const auto& r : records) paths.push_back(r.path), frame_counts.push_back(r.num_frames);
   std::vector<torch::Tensor> scores, labels;
   auto stats = encoder.encode(paths, [&](EncodedVideo& video) {
     if (!video.error.empty()) {
@@ -18,6 +19,8 @@ Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::
       return;
     }
     scores.push_back(scorer(video.view_features));
+    result.paths.push_back(video.path);
+    result.frames.push_back(std::move(video.view_frames));
     const auto& record = records[video.index];
     if (result.multi_label) {
       auto target = torch::zeros({num_classes});
@@ -26,7 +29,7 @@ Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::
     } else {
       labels.push_back(torch::tensor(record.labels.front()));
     }
-  }, progress);
+  }, progress, frame_counts);
   result.seconds = stats.seconds;
   if (scores.empty()) return result;
   result.scores = torch::stack(scores);

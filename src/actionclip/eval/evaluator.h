@@ -19,6 +19,8 @@ using ViewScorer = std::function<torch::Tensor(const torch::Tensor& view_feature
 struct Evaluation {
   torch::Tensor scores;  // [N, C] for the videos that could be read
   torch::Tensor labels;  // [N] or [N, C] multi-hot
+  std::vector<std::string> paths;               // [N] the scored videos
+  std::vector<std::vector<ViewFrames>> frames;  // [N] the frames of each of their views
   std::vector<std::string> failures;
   bool multi_label = false;
   double seconds = 0;
@@ -27,6 +29,7 @@ struct Evaluation {
   size_t videos() const { return scores.defined() ? static_cast<size_t>(scores.size(0)) : 0; }
 };
 
+// Frames are sampled within each record's num_frames when the list gives one, as the reference does.
 Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::vector<data::VideoRecord>& records,
                     int64_t num_classes, Progress* progress = nullptr);
 

@@ -10,7 +10,7 @@ namespace actionclip {
 namespace {
 
 struct PreparedVideo {
-  torch::Tensor views;
+  SampledViews views;
   std::string error;
 };
 
@@ -26,7 +26,9 @@ torch::Tensor VideoEncoder::encode_views(const torch::Tensor& views) {
 }
 
 EncodeStats VideoEncoder::encode(const std::vector<std::string>& paths, const std::function<void(EncodedVideo&)>& on_video,
-                                 Progress* progress) {
+                                 Progress* progress, const std::vector<int64_t>& frame_counts) {
+  if (!frame_counts.empty() && frame_counts.size() != paths.size())
+    throw std::invalid_argument("VideoEncoder::encode: one frame count per path, or none");
   EncodeStats stats;
   const auto start = std::chrono::steady_clock::now();
   const auto views = options_.views;
@@ -35,7 +37,7 @@ EncodeStats VideoEncoder::encode(const std::vector<std::string>& paths, const st
       [&](size_t i) {
         PreparedVideo prepared;
         try {
-          prepared.views = load_video_views(paths[i], views);
+          prepared.views = read_video_views(paths[i], views, frame_counts.empty() ? 0 : frame_counts[i]);
         } catch (const std::exception& e) {
           prepared.error = e.what();
         }
@@ -66,8 +68,8 @@ EncodeStats VideoEncoder::encode(const std::vector<std::string>& paths, const st
 
   for (size_t i = 0; i < paths.size(); ++i) {
     auto prepared = *loader.next();
-    pending.push_back({i, paths[i], {}, prepared.error});
-    if (prepared.error.empty()) pending_views.push_back(prepared.views);
+    pending.push_back({i, paths[i], {}, std::move(prepared.views.frames), prepared.error});
+    if (prepared.error.empty()) pending_views.push_back(prepared.views.pixels);
     if (pending_views.size() >= static_cast<size_t>(options_.batch_size)) flush();
   }
   flush();

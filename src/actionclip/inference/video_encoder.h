@@ -28,6 +28,7 @@ struct EncodedVideo {
   size_t index;
   std::string path;
   torch::Tensor view_features;  // [views, D] as the model outputs them; undefined when `error` is set
+  std::vector<ViewFrames> view_frames;  // the frames of each view
   std::string error;
 };
 
@@ -40,9 +41,10 @@ class VideoEncoder {
  public:
   VideoEncoder(ActionClipModel model, VideoEncoderOptions options);
 
-  // Calls `on_video` once per path, in input order.
+  // Calls `on_video` once per path, in input order. `frame_counts`, when given, holds each
+  // video's frame count from its data list (0: count the frames), as read_video_views takes it.
   EncodeStats encode(const std::vector<std::string>& paths, const std::function<void(EncodedVideo&)>& on_video,
-                     Progress* progress = nullptr);
+                     Progress* progress = nullptr, const std::vector<int64_t>& frame_counts = {});
 
   // Features [views, D] of already prepared views [views, T, 3, S, S].
   torch::Tensor encode_views(const torch::Tensor& views);

@@ -37,14 +37,38 @@ ViewOptions ViewOptions::parse(const std::string& text, int frames, int input_si
   return v;
 }
 
-torch::Tensor make_views(video::FrameSource& source, const ViewOptions& options) {
-  const auto count = source.frame_count();
-  const auto clips = video::multi_clip_indices(count, options.frames, options.clips);
+namespace {
+
+ViewFrames describe(video::FrameSource& source, const std::vector<int64_t>& indices) {
+  ViewFrames view{indices, {}, {}};
+  for (int64_t i : indices) {
+    if (auto seconds = source.frame_seconds(i)) view.seconds.push_back(*seconds);
+    if (auto number = source.frame_file_number(i)) view.file_numbers.push_back(*number);
+  }
+  // All or nothing: a list that covers some frames only would misalign with `indices`.
+  if (view.seconds.size() != indices.size()) view.seconds.clear();
+  if (view.file_numbers.size() != indices.size()) view.file_numbers.clear();
+  return view;
+}
+
+}  // namespace
+
+SampledViews make_views(video::FrameSource& source, const ViewOptions& options, int64_t frame_count) {
+  const auto count = frame_count > 0 ? frame_count : source.frame_count();
+  // Several clips keep their own layout (the reference has no multi-clip protocol).
+  const auto clips = options.clips == 1
+                         ? std::vector<std::vector<int64_t>>{video::test_indices(count, options.frames, options.sampling)}
+                         : video::multi_clip_indices(count, options.frames, options.clips);
   std::vector<int64_t> all;
   for (const auto& c : clips) all.insert(all.end(), c.begin(), c.end());
   auto frames = source.read_frames(all);
 
+  SampledViews sampled;
   std::vector<torch::Tensor> views;
+  for (const auto& clip : clips) {
+    const auto described = describe(source, clip);
+    for (int k = 0; k < options.crops; ++k) sampled.frames.push_back(described);
+  }
   if (options.crops == 1) {
     const auto preprocess = video::ClipPreprocess::actionclip_val(options.input_size);
     for (size_t c = 0; c < clips.size(); ++c) {
@@ -64,18 +88,23 @@ torch::Tensor make_views(video::FrameSource& source, const ViewOptions& options)
       for (const auto& crop_frames : per_crop) views.push_back(video::to_clip_tensor(crop_frames));
     }
   }
-  return torch::stack(views);
+  sampled.pixels = torch::stack(views);
+  return sampled;
 }
 
-torch::Tensor load_video_views(const std::string& path, const ViewOptions& options) {
-  auto source = video::open_frame_source(path, options.frame_template);
+SampledViews read_video_views(const std::string& path, const ViewOptions& options, int64_t frame_count) {
+  auto source = video::open_frame_source(path, options.frame_template, options.first_frame_number);
   try {
-    return make_views(*source, options);
+    return make_views(*source, options, frame_count);
   } catch (const FileError&) {
     throw;
   } catch (const std::exception& e) {
     throw FileError(path, e.what());
   }
+}
+
+torch::Tensor load_video_views(const std::string& path, const ViewOptions& options) {
+  return read_video_views(path, options).pixels;
 }
 
 }  // namespace actionclip

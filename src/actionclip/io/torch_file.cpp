@@ -168,16 +168,17 @@ Value* TorchFile::load_storage(pickle::Document& document, const Value& id, cons
   return storage;
 }
 
+torch::Tensor TorchFile::read_storage(const Value& storage) const {
+  auto data = torch::empty({storage.integer}, torch::TensorOptions().dtype(read_dtype(storage.dtype)));
+  if (zip_) zip_->read(storage.text, data.data_ptr());
+  else file_->read_at(data_.at(&storage).offset, data.data_ptr(), storage_bytes(path_, storage));
+  return storage.dtype == c10::ScalarType::Bool ? data.ne(0) : data;
+}
+
 torch::Tensor TorchFile::storage_data(const Value& storage) {
   auto& entry = data_[&storage];
-  if (entry.data.defined()) return entry.data;
-  auto data = torch::empty({storage.integer}, torch::TensorOptions().dtype(read_dtype(storage.dtype)));
-  const auto bytes = storage_bytes(path_, storage);
-  if (zip_) zip_->read(storage.text, data.data_ptr());
-  else file_->read_at(entry.offset, data.data_ptr(), bytes);
-  if (storage.dtype == c10::ScalarType::Bool) data = data.ne(0);
-  entry.data = data;
-  return data;
+  if (!entry.data.defined()) entry.data = read_storage(storage);
+  return entry.data;
 }
 
 torch::Tensor TorchFile::tensor(const Value& value) {
@@ -196,8 +197,27 @@ torch::Tensor TorchFile::tensor(const Value& value) {
   return ((t.to(torch::kFloat64) - zero_points.view(shape)) * scales.view(shape)).to(torch::kFloat32);
 }
 
+void TorchFile::read_storages(const std::vector<const Value*>& tensors) {
+  std::vector<const Value*> pending;
+  for (const auto* t : tensors)
+    if (t->is(Kind::Tensor) && !t->items.empty() && !data_[t->items[0]].data.defined()) pending.push_back(t->items[0]);
+  std::sort(pending.begin(), pending.end());
+  pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
+  // Reading and checksumming run in parallel, one storage per task: each task only fills its
+  // own, already present, entry of data_.
+  std::vector<torch::Tensor> read(pending.size());
+  at::parallel_for(0, static_cast<int64_t>(pending.size()), 1, [&](int64_t begin, int64_t end) {
+    for (auto i = begin; i < end; ++i) read[static_cast<size_t>(i)] = read_storage(*pending[static_cast<size_t>(i)]);
+  });
+  for (size_t i = 0; i < pending.size(); ++i) data_[pending[i]].data = read[i];
+}
+
 TensorMap TorchFile::tensors(const Value& dict, const std::string& what) {
   if (!dict.is(Kind::Dict)) throw FileError(path_, what + " is a " + pickle::kind_name(dict.kind) + ", not a dict of tensors");
+  std::vector<const Value*> wanted;
+  for (const auto& [key, value] : dict.entries)
+    if (key->is(Kind::String)) wanted.push_back(value);
+  read_storages(wanted);
   TensorMap out;
   for (const auto& [key, value] : dict.entries)
     if (key->is(Kind::String) && value->is(Kind::Tensor)) out[key->text] = tensor(*value);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "actionclip/io/byte_source.h"
 #include "actionclip/io/pickle.h"
@@ -54,6 +55,9 @@ class TorchFile {
   void open_legacy();
   pickle::Value* load_storage(pickle::Document& document, const pickle::Value& id, const std::string& record_folder);
   torch::Tensor storage_data(const pickle::Value& storage);
+  torch::Tensor read_storage(const pickle::Value& storage) const;
+  // Reads the storages of `tensors` not read yet, in parallel.
+  void read_storages(const std::vector<const pickle::Value*>& tensors);
   void read_module_declarations();
 
   std::string path_;

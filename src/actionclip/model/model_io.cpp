@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "actionclip/io/safetensors.h"
-#include "actionclip/build_paths.h"
+#include "actionclip/util/install_paths.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -52,7 +52,7 @@ std::string find_bpe_file(const std::string& explicit_path, const std::string& m
     const fs::path model(model_path);
     candidates.push_back((fs::is_directory(model) ? model : model.parent_path()) / kBpeFileName);
   }
-  candidates.push_back(fs::path(ACTIONCLIP_DATA_DIR) / kBpeFileName);
+  for (const auto& dir : installed_data_dirs()) candidates.push_back(dir / kBpeFileName);
   for (const auto& c : candidates)
     if (fs::exists(c)) return c.string();
   throw Error(std::string("the CLIP tokenizer file ") + kBpeFileName +

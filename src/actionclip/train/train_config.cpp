@@ -103,6 +103,15 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   data.read_path("label_list", d.label_list, base_dir);
   data.read("input_size", d.input_size);
   data.read("random_shift", d.random_shift);
+  data.read("index_bias", d.index_bias);
+  if (d.index_bias < 0) throw FileError(source, "data.index_bias must be the number of the first frame file (>= 0)");
+  std::string sampling = video::sampling_name(d.sampling);
+  data.read("sampling", sampling);
+  try {
+    d.sampling = video::sampling_from_name(sampling);
+  } catch (const Error& e) {
+    throw FileError(source, std::string("data.sampling: ") + e.what());
+  }
   data.read_path("root", d.root, base_dir);
   data.read("list_format", d.list_format);
   data.read("split", d.split);
@@ -118,7 +127,7 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   randaug.read("N", d.augment.randaug.N);
   randaug.read("M", d.augment.randaug.M);
   randaug.reject_unknown();
-  data.accept({"modality", "seg_length", "gpus", "index_bias"});
+  data.accept({"modality", "seg_length", "gpus"});
   data.reject_unknown();
   d.augment.input_size = d.input_size;
 

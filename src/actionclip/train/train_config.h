@@ -8,6 +8,7 @@
 
 #include "actionclip/data/augment.h"
 #include "actionclip/video/frame_source.h"
+#include "actionclip/video/sampling.h"
 
 namespace actionclip {
 
@@ -21,6 +22,8 @@ struct DataConfig {
   std::string train_list, val_list, label_list;
   int input_size = 224;
   bool random_shift = true;  // training frames at random within segments (false: centres)
+  int64_t index_bias = video::kDefaultFirstFrameNumber;  // number of the first frame file (rawframes)
+  video::Sampling sampling = video::Sampling::kActionclip;  // addition: test-time frame formula
   data::TrainAugmentConfig augment;  // randaug.N/M, flip, gray_scale, color_jitter, scales (addition)
   // additions
   std::string root;            // relative list paths resolve here (default: the list's folder)

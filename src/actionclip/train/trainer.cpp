@@ -201,8 +201,8 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() {
 std::string Trainer::text_for(const Sample& sample) const {
   // One template per training example, drawn from the sample's own seed.
   std::mt19937_64 rng(derive_seed(sample.seed, 0x74656d706cull));
-  const auto& templ = templates_.templates[rng() % templates_.templates.size()];
-  const auto label = sample.labels[rng() % sample.labels.size()];
+  const auto& templ = templates_.templates[uniform_below(rng, templates_.templates.size())];
+  const auto label = sample.labels[uniform_below(rng, sample.labels.size())];
   return apply_template(templ, class_names_[static_cast<size_t>(label)]);
 }
 
@@ -229,6 +229,8 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
   options.views.frames = config_.data.num_segments;
   options.views.input_size = static_cast<int>(model_->clip->config().image_resolution);
   options.views.frame_template = config_.data.image_tmpl;
+  options.views.sampling = config_.data.sampling;
+  options.views.first_frame_number = config_.data.index_bias;
   options.batch_size = config_.data.batch_size;
   options.decode_threads = std::max(1, config_.data.workers);
   options.device = device_;

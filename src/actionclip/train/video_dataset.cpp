@@ -15,14 +15,6 @@
 namespace actionclip {
 namespace fs = std::filesystem;
 
-uint64_t derive_seed(uint64_t seed, uint64_t a, uint64_t b) {
-  uint64_t x = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 namespace {
 
 // A list whose lines read "<path> <int> <int>..." with a folder as path is a rawframe list.
@@ -45,9 +37,6 @@ std::string detect_format(const std::string& path) {
   }
   return "video";
 }
-
-// Uniform integer in [0, n) from raw generator output (portable across standard libraries).
-uint64_t below(std::mt19937_64& rng, uint64_t n) { return rng() % n; }
 
 }  // namespace
 
@@ -80,7 +69,7 @@ std::vector<size_t> VideoDataset::batch_records(uint64_t seed, int epoch, size_t
   std::vector<size_t> order(records_.size());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(derive_seed(seed, 0x6f72646572ull, static_cast<uint64_t>(epoch)));
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[below(rng, i)]);  // Fisher-Yates
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);  // Fisher-Yates
   const auto begin = index * static_cast<size_t>(config_.batch_size);
   return {order.begin() + static_cast<std::ptrdiff_t>(begin),
           order.begin() + static_cast<std::ptrdiff_t>(begin + static_cast<size_t>(config_.batch_size))};
@@ -88,11 +77,11 @@ std::vector<size_t> VideoDataset::batch_records(uint64_t seed, int epoch, size_t
 
 Sample VideoDataset::load_train_sample(size_t record_index, uint64_t sample_seed) const {
   const auto& record = records_[record_index];
-  auto source = video::open_frame_source(record.path, config_.image_tmpl);
+  auto source = video::open_frame_source(record.path, config_.image_tmpl, config_.index_bias);
   const auto count = record.num_frames > 0 ? record.num_frames : source->frame_count();
   std::mt19937_64 rng(sample_seed);
-  const auto indices = config_.random_shift ? video::tsn_random_indices(count, config_.num_segments, rng)
-                                            : video::tsn_center_indices(count, config_.num_segments);
+  const auto indices = config_.random_shift ? video::train_indices(count, config_.num_segments, rng)
+                                            : video::test_indices(count, config_.num_segments, config_.sampling);
   const auto frames = source->read_frames(indices);
   const auto& first = frames.front();
   auto clip = torch::empty({static_cast<int64_t>(frames.size()), first.height, first.width, 3}, torch::kUInt8);

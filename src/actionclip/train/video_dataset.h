@@ -11,6 +11,7 @@
 
 #include "actionclip/data/annotations.h"
 #include "actionclip/train/train_config.h"
+#include "actionclip/util/random.h"
 
 namespace actionclip {
 
@@ -58,8 +59,5 @@ class VideoDataset {
   int input_size_;
   bool multi_label_ = false;
 };
-
-// A 64-bit mix of the arguments (splitmix64), for per-epoch and per-sample seeds.
-uint64_t derive_seed(uint64_t seed, uint64_t a, uint64_t b = 0);
 
 }  // namespace actionclip

@@ -17,6 +17,7 @@ class VideoFileSource : public FrameSource {
   std::vector<Frame> read_frames(const std::vector<int64_t>& indices) override {
     return reader_.read_frames(indices);
   }
+  std::optional<double> frame_seconds(int64_t index) override { return reader_.frame_seconds(index); }
 
  private:
   VideoReader reader_;
@@ -24,7 +25,9 @@ class VideoFileSource : public FrameSource {
 
 }  // namespace
 
-RawFrameFolder::RawFrameFolder(std::string folder, std::string name_template) : folder_(std::move(folder)) {
+RawFrameFolder::RawFrameFolder(std::string folder, std::string name_template, int64_t first_number)
+    : folder_(std::move(folder)), first_number_(first_number) {
+  if (first_number < 0) throw std::invalid_argument("frame folder " + folder_ + ": negative first frame number");
   if (!std::filesystem::is_directory(folder_)) throw FileError(folder_, "not a folder of frames");
   const auto open = name_template.find('{');
   const auto close = name_template.find('}', open);
@@ -45,7 +48,7 @@ RawFrameFolder::RawFrameFolder(std::string folder, std::string name_template) : 
 }
 
 std::string RawFrameFolder::frame_path(int64_t index) const {
-  std::string number = std::to_string(index + 1);
+  std::string number = std::to_string(first_number_ + index);
   if (static_cast<int>(number.size()) < width_) number.insert(0, width_ - number.size(), '0');
   return (std::filesystem::path(folder_) / (prefix_ + number + suffix_)).string();
 }
@@ -73,8 +76,9 @@ std::vector<Frame> RawFrameFolder::read_frames(const std::vector<int64_t>& indic
   return frames;
 }
 
-std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const std::string& frame_template) {
-  if (std::filesystem::is_directory(path)) return std::make_unique<RawFrameFolder>(path, frame_template);
+std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const std::string& frame_template,
+                                               int64_t first_number) {
+  if (std::filesystem::is_directory(path)) return std::make_unique<RawFrameFolder>(path, frame_template, first_number);
   return std::make_unique<VideoFileSource>(path);
 }
 

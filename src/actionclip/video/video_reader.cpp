@@ -430,6 +430,23 @@ std::vector<Frame> VideoReader::read_frames(const std::vector<int64_t>& indices)
   return impl_->read_frames(indices);
 }
 
+std::optional<double> VideoReader::frame_seconds(int64_t index) {
+  const int64_t count = frame_count();
+  if (index < 0 || index >= count)
+    throw std::out_of_range(impl_->path + ": frame index " + std::to_string(index) + " outside [0, " +
+                            std::to_string(count) + ")");
+  const auto& pts = impl_->index->pts;
+  const AVStream* s = impl_->stream;
+  // Sorted, so a packet without a timestamp would come first.
+  if (pts.front() != AV_NOPTS_VALUE) {
+    const int64_t start = s->start_time != AV_NOPTS_VALUE ? s->start_time : pts.front();
+    return static_cast<double>(pts[static_cast<size_t>(index)] - start) * av_q2d(s->time_base);
+  }
+  const double rate = fps();
+  if (rate > 0) return static_cast<double>(index) / rate;
+  return std::nullopt;
+}
+
 double VideoReader::fps() const {
   const AVRational rate = av_guess_frame_rate(impl_->format.get(), impl_->stream, nullptr);
   return rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;

@@ -4,6 +4,7 @@
 // exactly as PyAV's `frame.to_ndarray(format="rgb24")` converts it.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ class VideoReader {
   // yields every frame it can; asking for a frame it cannot deliver throws FileError.
   // Rotation metadata is applied, so frames are upright.
   std::vector<Frame> read_frames(const std::vector<int64_t>& indices);
+
+  // Presentation time of frame `index` in seconds after the stream's start (from its timestamp;
+  // frame number / fps where the stream has none); nullopt when neither is known.
+  std::optional<double> frame_seconds(int64_t index);
 
   double fps() const;               // average frame rate as FFmpeg guesses it
   int width() const;                // of the output frames, after rotation
