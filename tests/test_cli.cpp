@@ -445,3 +445,70 @@ TEST_F(CliTest, HelpWorksForEverySubcommand) {
     EXPECT_NE(r.out.find(command), std::string::npos) << command << ":\n" << r.out;
   }
 }
+
+// A ResNet CLIP (the RN50 layout, OpenAI's TorchScript archive) through the commands.
+class CliResnetTest : public CliTest {
+ protected:
+  static std::string rn_model() { return quote(fixture("reference/clip-tiny-rn-jit.pt")); }
+  // A 40x30 binary PPM, red left and green right.
+  std::string split_image() const {
+    std::string ppm = "P6\n40 30\n255\n";
+    for (int y = 0; y < 30; ++y)
+      for (int x = 0; x < 40; ++x) ppm += x < 20 ? std::string("\xff\x00\x00", 3) : std::string("\x00\xff\x00", 3);
+    return write("split.ppm", ppm);
+  }
+};
+
+TEST_F(CliResnetTest, InfoReportsTheResnetArchitecture) {
+  const auto info = run_json("info --json " + rn_model());
+  const auto& architecture = info.at("architecture");
+  EXPECT_EQ(architecture.at("vision_kind"), "resnet");
+  EXPECT_EQ(architecture.at("vision_stage_layers").get<std::vector<int>>(), (std::vector<int>{1, 1, 1, 1}));
+  EXPECT_EQ(architecture.at("vision_width"), 16);
+  EXPECT_EQ(architecture.at("image_resolution"), 64);
+  EXPECT_EQ(info.at("unused_keys").size(), 0u);
+  const auto text = run("info " + rn_model());
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("ResNet, blocks 1-1-1-1, width 16, 8 heads"), std::string::npos) << text.out;
+}
+
+TEST_F(CliResnetTest, ConvertedModelGivesTheSameEmbeddings) {
+  const auto converted = path("rn.safetensors");
+  const auto c = run("convert " + rn_model() + " " + quote(converted));
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(run_json("info --json " + quote(converted)).at("architecture").at("vision_kind"), "resnet");
+  for (const auto& command : {std::string("embed-text --bpe ") + bpe() + " 'a dog' 'surfing'",
+                              "embed-image " + quote(split_image())}) {
+    const auto original = run_json(command + " -m " + rn_model());
+    const auto reloaded = run_json(command + " -m " + quote(converted));
+    ASSERT_EQ(original.at("embeddings").size(), reloaded.at("embeddings").size()) << command;
+    EXPECT_EQ(original.at("embeddings"), reloaded.at("embeddings")) << command;
+  }
+}
+
+TEST_F(CliResnetTest, ClassifyEvalEmbedVideoAndZeroShotImage) {
+  const auto common = " -q --json -m " + rn_model() + " --bpe " + bpe() + " --labels 'running,surfing,cooking'";
+  const auto classified = run_json("classify" + common + " -k 3 " + quote(video()));
+  const auto top = predictions(classified.at("results").at(0));
+  ASSERT_EQ(top.size(), 3u);
+  expect_distribution(top);
+
+  const auto list = labelled_list(fixture_videos());
+  EXPECT_EQ(run_json("eval" + common + " --list " + quote(list)).at("videos"), 3);
+
+  const auto index = path("index.safetensors");
+  const auto e = run("embed-video -m " + rn_model() + " -o " + quote(index) + " " + quote(video()));
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(fs::exists(index));
+
+  const auto images = run_json("zero-shot-image -m " + rn_model() + " --bpe " + bpe() + " --labels 'red,green' --json " +
+                               quote(split_image()));
+  ASSERT_EQ(images.size(), 1u) << images.dump();
+  expect_distribution(predictions(images[0]));
+}
+
+TEST_F(CliResnetTest, BenchClipBuildsResnetShapes) {
+  const auto result = run_json("bench clip --arch tiny-rn --json --seconds 0.05 --batch 2 --text-batch 4");
+  EXPECT_EQ(result.at("model"), "tiny-rn (random weights)");
+  EXPECT_GT(result.at("images_per_s").get<double>(), 0.0);
+}

@@ -126,7 +126,7 @@ TEST_F(Learning, OnlyTemporalPromptsSeeTheOrderOfTimeReversedPairs) {
     model->eval();
     // Joint's temporal embedding starts at zero (the plain CLIP starting point) and only carries
     // order once it has been learned; give it the values training would move it to.
-    if (prompt == actionclip::PromptType::Joint) model->clip->visual->time_embedding.normal_(0.0, 0.1);
+    if (prompt == actionclip::PromptType::Joint) model->clip->vision_transformer("Joint")->time_embedding.normal_(0.0, 0.1);
     const double difference = (model->encode_video(left) - model->encode_video(right)).abs().max().item<double>();
     if (prompt == actionclip::PromptType::MeanP)
       EXPECT_LT(difference, 1e-5) << "meanP must not depend on frame order";

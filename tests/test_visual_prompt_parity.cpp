@@ -44,6 +44,7 @@ TEST_P(VisualPromptParity, MatchesReferenceVideoFeaturesAndLogits) {
   actionclip::VisualPromptOptions options;
   options.type = type;
   options.width = 128;
+  options.heads = 2;  // the fixture's text width 128 / 64
   options.num_frames = 4;
   actionclip::VisualPrompt prompt(options);
   auto unused = actionclip::assign_state(*prompt, variants.at(variant), "fusion-variants.pt", variant);

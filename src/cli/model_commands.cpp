@@ -36,9 +36,7 @@ void add_model_commands(CLI::App& app, Action& action) {
         }
         std::cout << "file            " << loaded.path << "\n"
                   << "format          " << io::format_name(loaded.format) << "\n"
-                  << "image encoder   ViT, " << c.vision_layers << " layers, width " << c.vision_width << ", "
-                  << c.vision_heads << " heads, patch " << c.vision_patch_size << ", resolution " << c.image_resolution
-                  << "\n"
+                  << "image encoder   " << c.describe_image_encoder() << "\n"
                   << "text encoder    " << c.text_layers << " layers, width " << c.text_width << ", " << c.text_heads
                   << " heads, context " << c.context_length << ", vocabulary " << c.vocab_size << "\n"
                   << "embedding       " << c.embed_dim << "\n"

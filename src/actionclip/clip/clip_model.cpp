@@ -2,12 +2,14 @@
 
 #include <cmath>
 
+#include "actionclip/clip/modified_resnet.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
 
 ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config_(c) {
-  visual = register_module("visual", VisionTransformer(c));
+  visual = c.resnet() ? register_module<ImageEncoderImpl>("visual", ModifiedResNet(c).ptr())
+                      : register_module<ImageEncoderImpl>("visual", VisionTransformer(c).ptr());
   transformer = register_module("transformer", Transformer(c.text_layers, BlockOptions{c.text_width, c.text_heads, c.activation}));
   token_embedding = register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.text_width));
   positional_embedding = register_parameter("positional_embedding", 0.01 * torch::randn({c.context_length, c.text_width}));
@@ -18,7 +20,13 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config_(c) {
   torch::nn::init::normal_(token_embedding->weight, 0.0, 0.02);
 }
 
-torch::Tensor ClipModelImpl::encode_image(const torch::Tensor& images) { return visual(images); }
+torch::Tensor ClipModelImpl::encode_image(const torch::Tensor& images) { return visual->forward(images); }
+
+VisionTransformer ClipModelImpl::vision_transformer(const std::string& needed_by) const {
+  auto vit = std::dynamic_pointer_cast<VisionTransformerImpl>(visual);
+  if (!vit) throw Error(needed_by + " needs a ViT image encoder; this CLIP's is a ResNet (" + config_.describe_image_encoder() + ")");
+  return VisionTransformer(vit);
+}
 
 torch::Tensor ClipModelImpl::causal_mask(int64_t length, const torch::TensorOptions& options) const {
   return torch::full({length, length}, -std::numeric_limits<float>::infinity(), options).triu(1);

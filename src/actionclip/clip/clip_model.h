@@ -3,7 +3,10 @@
 // named_parameters() match the keys of released checkpoints one to one.
 #include <torch/torch.h>
 
+#include <string>
+
 #include "actionclip/clip/clip_config.h"
+#include "actionclip/clip/image_encoder.h"
 #include "actionclip/clip/transformer.h"
 #include "actionclip/clip/vision_transformer.h"
 
@@ -25,7 +28,11 @@ class ClipModelImpl : public torch::nn::Module {
   const ClipConfig& config() const { return config_; }
   int64_t eot_token() const { return config_.vocab_size - 1; }
 
-  VisionTransformer visual{nullptr};
+  // The image encoder as a ViT, for what only a ViT has (Joint, Shift); an Error naming
+  // `needed_by` when it is a ResNet.
+  VisionTransformer vision_transformer(const std::string& needed_by) const;
+
+  std::shared_ptr<ImageEncoderImpl> visual;  // a VisionTransformer or a ModifiedResNet
   Transformer transformer{nullptr};
   torch::nn::Embedding token_embedding{nullptr};
   torch::Tensor positional_embedding, text_projection, logit_scale;

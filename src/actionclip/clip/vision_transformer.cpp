@@ -19,25 +19,12 @@ VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& c) : checkpoint_g
 }
 
 void VisionTransformerImpl::enable_joint(int64_t num_frames) {
-  time_embedding = register_parameter("time_embedding", torch::zeros({1, num_frames, conv1->options.out_channels()}));
+  // [T, width] as the reference's VisualTransformer, so its Joint checkpoints load.
+  time_embedding = register_parameter("time_embedding", torch::zeros({num_frames, conv1->options.out_channels()}));
 }
 
 void VisionTransformerImpl::enable_temporal_shift(int64_t num_frames) {
   for (auto& block : transformer->blocks) block->shift_segments = num_frames;
-}
-
-torch::Tensor VisionTransformerImpl::position_embedding_for(int64_t grid_h, int64_t grid_w) {
-  if (grid_h == checkpoint_grid_ && grid_w == checkpoint_grid_) return positional_embedding;
-  // Other resolutions: bicubic interpolation of the patch grid, the class position kept.
-  const auto width = positional_embedding.size(1);
-  auto grid = positional_embedding.slice(0, 1)
-                  .reshape({1, checkpoint_grid_, checkpoint_grid_, width})
-                  .permute({0, 3, 1, 2});
-  grid = torch::nn::functional::interpolate(grid, torch::nn::functional::InterpolateFuncOptions()
-                                                      .size(std::vector<int64_t>{grid_h, grid_w})
-                                                      .mode(torch::kBicubic)
-                                                      .align_corners(false));
-  return torch::cat({positional_embedding.slice(0, 0, 1), grid.permute({0, 2, 3, 1}).reshape({grid_h * grid_w, width})});
 }
 
 torch::Tensor VisionTransformerImpl::embed_patches(const torch::Tensor& images) {
@@ -49,7 +36,8 @@ torch::Tensor VisionTransformerImpl::embed_patches(const torch::Tensor& images) 
   const auto grid_h = x.size(2), grid_w = x.size(3);
   x = x.flatten(2).transpose(1, 2);  // [B, gh*gw, width]
   auto cls = class_embedding.to(x.dtype()).expand({x.size(0), 1, x.size(2)});
-  return torch::cat({cls, x}, 1) + position_embedding_for(grid_h, grid_w).to(x.dtype());
+  return torch::cat({cls, x}, 1) +
+         grid_positional_embedding(positional_embedding, checkpoint_grid_, grid_h, grid_w).to(x.dtype());
 }
 
 torch::Tensor VisionTransformerImpl::pool(const torch::Tensor& tokens) {

@@ -5,17 +5,18 @@
 #include <torch/torch.h>
 
 #include "actionclip/clip/clip_config.h"
+#include "actionclip/clip/image_encoder.h"
 #include "actionclip/clip/transformer.h"
 
 namespace actionclip {
 
-class VisionTransformerImpl : public torch::nn::Module {
+class VisionTransformerImpl : public ImageEncoderImpl {
  public:
   explicit VisionTransformerImpl(const ClipConfig& config);
 
   // images [B, 3, H, W] -> embeddings [B, embed_dim]. Any H, W divisible by the patch size:
   // the positional embedding is interpolated for grids other than the checkpoint's.
-  torch::Tensor forward(const torch::Tensor& images);
+  torch::Tensor forward(const torch::Tensor& images) override;
 
   // Frames [B*T, 3, H, W] of B videos with T frames each -> [B, embed_dim], using the
   // `Joint` temporal embedding (enable_joint must have been called).
@@ -32,7 +33,6 @@ class VisionTransformerImpl : public torch::nn::Module {
 
  private:
   torch::Tensor embed_patches(const torch::Tensor& images);  // [B, 1 + grid^2, width]
-  torch::Tensor position_embedding_for(int64_t grid_h, int64_t grid_w);
   torch::Tensor pool(const torch::Tensor& tokens);
 
   int64_t checkpoint_grid_;

@@ -23,6 +23,11 @@ io::TensorMap state_of(torch::nn::Module& module, const std::string& prefix) {
 
 }  // namespace
 
+void normalize_time_embedding(io::TensorMap& clip_state) {
+  auto it = clip_state.find("visual.time_embedding");
+  if (it != clip_state.end() && it->second.dim() == 3 && it->second.size(0) == 1) it->second = it->second.squeeze(0);
+}
+
 std::vector<std::string> assign_state(torch::nn::Module& module, const io::TensorMap& tensors, const std::string& path,
                                       const std::string& what) {
   torch::NoGradGuard no_grad;
@@ -97,14 +102,16 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   model_options.num_frames = options.num_frames.value_or(prompt_meta.value("num_frames", int64_t{8}));
   if (model_options.prompt == PromptType::TransfCls && fusion_state.count("transformer.pos_embed"))
     model_options.num_frames = fusion_state.at("transformer.pos_embed").size(1) - 1;
+  normalize_time_embedding(clip_state);
   if (model_options.prompt == PromptType::Joint && clip_state.count("visual.time_embedding"))
-    model_options.num_frames = clip_state.at("visual.time_embedding").size(1);
+    model_options.num_frames = clip_state.at("visual.time_embedding").size(0);
   model_options.reference_conv1d = prompt_meta.value("reference_conv1d", true);
 
   loaded.model = ActionClipModel(config, model_options);
   // Joint's temporal embedding is new to plain CLIP weights: it starts at zero.
   if (model_options.prompt == PromptType::Joint && !clip_state.count("visual.time_embedding"))
-    clip_state.emplace("visual.time_embedding", loaded.model->clip->visual->time_embedding.detach().clone());
+    clip_state.emplace("visual.time_embedding",
+                       loaded.model->clip->vision_transformer("the Joint prompt")->time_embedding.detach().clone());
   loaded.unused_keys = assign_state(*loaded.model->clip, clip_state, weights_path, "CLIP");
   if (loaded.model->fusion->has_parameters()) {
     if (fusion_state.empty())

@@ -42,6 +42,10 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options = {})
 std::vector<std::string> assign_state(torch::nn::Module& module, const io::TensorMap& tensors, const std::string& path,
                                       const std::string& what);
 
+// Joint's temporal embedding is [T, width], as the reference's; files written before held
+// [1, T, width]: reshaped in place.
+void normalize_time_embedding(io::TensorMap& clip_state);
+
 // Writes the project format: CLIP under OpenAI names, the visual prompt under "fusion.",
 // architecture and `extra_metadata` (labels, templates...) as JSON in the header.
 void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata = {});

@@ -1,5 +1,7 @@
 #include "actionclip/model/visual_prompt.h"
 
+#include <algorithm>
+
 #include "actionclip/util/autocast.h"
 #include "actionclip/util/error.h"
 
@@ -56,6 +58,17 @@ PromptType infer_prompt_type(const std::map<std::string, torch::Tensor>& fusion)
   return PromptType::MeanP;
 }
 
+VisualPromptOptions VisualPromptOptions::for_clip(const ClipConfig& clip, PromptType type, int64_t num_frames) {
+  VisualPromptOptions o;
+  o.type = type;
+  o.width = clip.embed_dim;
+  // At least one head for text encoders narrower than 64 (the reference would divide by zero).
+  o.heads = std::max<int64_t>(1, clip.text_width / 64);
+  o.num_frames = num_frames;
+  o.context_length = clip.context_length;
+  return o;
+}
+
 ClsAggregatorImpl::ClsAggregatorImpl(int64_t num_frames, int64_t width, int64_t layers) {
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, width}));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, num_frames + 1, width}));
@@ -103,9 +116,8 @@ VisualPromptImpl::VisualPromptImpl(const VisualPromptOptions& o) : options_(o) {
       lstm_visual = register_module("lstm_visual", torch::nn::LSTM(torch::nn::LSTMOptions(width, width).batch_first(true)));
       break;
     case PromptType::Transf:
-      // Heads = width / 64 and LayerNorm eps 1e-12, as the reference's TemporalTransformer.
-      temporal = register_module(
-          "transformer", Transformer(o.layers, BlockOptions{width, std::max<int64_t>(1, width / 64), Activation::QuickGelu, 1e-12}));
+      // LayerNorm eps 1e-12, as the reference's TemporalTransformer.
+      temporal = register_module("transformer", Transformer(o.layers, BlockOptions{width, o.heads, Activation::QuickGelu, 1e-12}));
       init_reference_style(*temporal);
       break;
     case PromptType::TransfCls:

@@ -35,12 +35,19 @@ TORCH_MODULE(ClsAggregator);
 struct VisualPromptOptions {
   PromptType type = PromptType::MeanP;
   int64_t width = 512;           // embedding dimension
+  // Transf's attention heads. The reference takes them from CLIP's *text* width (width / 64),
+  // not from the embedding: they differ for RN50 (1024 vs 512), RN101, ...
+  int64_t heads = 8;
   int64_t num_frames = 8;        // T (Transf_cls sizes pos_embed from it)
   int64_t context_length = 77;   // rows of frame_position_embeddings, as the reference
   int64_t layers = 6;
   // The reference's Conv_1D reshapes [B,T,C] to [B,C,T] instead of transposing: a loaded
   // reference checkpoint needs it; new training can use the proper transpose.
   bool reference_conv1d = true;
+
+  // The reference's sizes for a prompt on this CLIP: width = embedding dimension, heads = text
+  // width / 64, frame position rows = context length.
+  static VisualPromptOptions for_clip(const ClipConfig& clip, PromptType type, int64_t num_frames);
 };
 
 class VisualPromptImpl : public torch::nn::Module {

@@ -147,6 +147,7 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   network.read("random_init_text", n.random_init_text);
   network.read("random_init_visual", n.random_init_visual);
   network.read("reference_conv1d", n.reference_conv1d);
+  network.read("freeze_bn", n.freeze_bn);
   network.read("baseline", n.baseline);
   network.accept({"type", "describe", "drop_out", "fix_text", "fix_img"});
   network.reject_unknown();

@@ -48,6 +48,7 @@ struct NetworkConfig {
   bool freeze_text = false, freeze_visual = false;
   bool random_init_text = false, random_init_visual = false;
   bool reference_conv1d = true;
+  bool freeze_bn = false;      // ResNet batch norm in eval mode (fixed running statistics) while training
   std::string baseline;        // "unimodal": linear classifier + cross-entropy instead of text matching
 };
 

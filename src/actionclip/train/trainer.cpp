@@ -40,7 +40,20 @@ ClipConfig clip_config_for_arch(const std::string& arch) {
     c.text_width = 128, c.text_heads = 2, c.text_layers = 2;
     return c;
   }
-  throw Error("unknown network.arch '" + arch + "' (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px, tiny, tiny/4)");
+  // OpenAI's ResNets, and one of the RN parity fixture's shapes (64 pixels, one block per stage).
+  if (arch == "RN50") return ClipConfig::modified_resnet({3, 4, 6, 3}, 64, 224, 1024, 512);
+  if (arch == "RN101") return ClipConfig::modified_resnet({3, 4, 23, 3}, 64, 224, 512, 512);
+  if (arch == "RN50x4") return ClipConfig::modified_resnet({4, 6, 10, 6}, 80, 288, 640, 640);
+  if (arch == "RN50x16") return ClipConfig::modified_resnet({6, 8, 18, 8}, 96, 384, 768, 768);
+  if (arch == "RN50x64") return ClipConfig::modified_resnet({3, 15, 36, 10}, 128, 448, 1024, 1024);
+  if (arch == "tiny-rn") {
+    c = ClipConfig::modified_resnet({1, 1, 1, 1}, 16, 64, 128, 64);
+    c.text_layers = 2;
+    return c;
+  }
+  throw Error("unknown network.arch '" + arch +
+              "' (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px, RN50, RN101, RN50x4, RN50x16, RN50x64, tiny, tiny/4, "
+              "tiny-rn)");
 }
 
 namespace {
@@ -124,9 +137,11 @@ void Trainer::build_model() {
     }
     if (checkpoint.gelu_activation) clip_config.activation = Activation::Gelu;
     model_ = ActionClipModel(clip_config, options);
+    normalize_time_embedding(checkpoint.clip);
     // Joint's temporal embedding is new to plain CLIP weights: it starts at zero.
-    if (model_->clip->visual->joint() && !checkpoint.clip.count("visual.time_embedding"))
-      checkpoint.clip.emplace("visual.time_embedding", model_->clip->visual->time_embedding.detach().clone());
+    if (options.prompt == PromptType::Joint && !checkpoint.clip.count("visual.time_embedding"))
+      checkpoint.clip.emplace("visual.time_embedding",
+                              model_->clip->vision_transformer("the Joint prompt")->time_embedding.detach().clone());
     assign_state(*model_->clip, checkpoint.clip, n.pretrained, "CLIP");
     // A prompt of the same kind stored with the weights continues training; otherwise it starts fresh.
     if (model_->fusion->has_parameters() && !checkpoint.fusion.empty() &&
@@ -134,6 +149,7 @@ void Trainer::build_model() {
       assign_state(*model_->fusion, checkpoint.fusion, n.pretrained, "visual prompt");
     if (!config_.pretrain.empty()) {
       auto pretrain = io::read_checkpoint(config_.pretrain);
+      normalize_time_embedding(pretrain.clip);
       assign_state(*model_->clip, pretrain.clip, config_.pretrain, "CLIP");
       if (model_->fusion->has_parameters()) assign_state(*model_->fusion, pretrain.fusion, config_.pretrain, "visual prompt");
     }
@@ -160,6 +176,7 @@ void Trainer::build_model() {
       if (p.key().rfind("visual.", 0) != 0) p.value().set_requires_grad(false);
   }
   if (n.freeze_visual) set_requires_grad(*model_->clip->visual, false);
+  model_->clip->visual->freeze_batch_norm(n.freeze_bn);
   model_->to(device_);
   if (classifier_) classifier_->to(device_);
 }
