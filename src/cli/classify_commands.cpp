@@ -14,7 +14,7 @@ torch::Tensor embed_images(LoadedModel& loaded, const std::vector<std::string>& 
 namespace {
 
 struct LabelArgs {
-  std::string labels, labels_file, templates = "default";
+  std::string labels, labels_file, templates;  // empty: the model's (model_templates)
   bool humanize = false;
   bool no_cache = false;
   double scale = 100.0;
@@ -23,8 +23,9 @@ struct LabelArgs {
 void add_label_options(CLI::App* cmd, LabelArgs& args) {
   cmd->add_option("-l,--labels", args.labels, "comma-separated label names");
   cmd->add_option("--labels-file", args.labels_file, "labels: reference id,name CSV, one per line, or classInd.txt");
-  cmd->add_option("--templates", args.templates, "textual prompts: default, actionclip, none, or a file (one per line, {} = label)")
-      ->capture_default_str();
+  cmd->add_option("--templates", args.templates,
+                  "textual prompts: default, actionclip, none, or a file (one per line, {} = label); default: the "
+                  "model's (stored with it, else actionclip for ActionCLIP checkpoints, else default)");
   cmd->add_flag("--humanize", args.humanize, "turn dataset names into words (ApplyEyeMakeup -> apply eye makeup)");
   cmd->add_flag("--no-cache", args.no_cache, "do not read or write the text embedding cache");
   cmd->add_option("--logit-scale", args.scale, "softmax temperature (the reference tests with 100)")->capture_default_str();
@@ -36,13 +37,11 @@ LabelEmbeddings embed_labels(LoadedModel& loaded, const ModelArgs& model_args, c
     labels = loaded.metadata.at("labels").get<std::vector<std::string>>();  // stored by `convert --labels`
   else
     labels = resolve_labels(args.labels, args.labels_file, args.humanize);
-  TemplateSet templates = resolve_templates(args.templates);
-  if (args.templates == "default" && loaded.metadata.contains("templates"))
-    templates = {"model", loaded.metadata.at("templates").get<std::vector<std::string>>()};
+  const TemplateSet templates = args.templates.empty() ? loaded.templates : resolve_templates(args.templates);
   TextEmbedderOptions options;
   if (!args.no_cache) {
     options.cache_dir = default_cache_dir();
-    options.model_identity = file_identity(model_args.model) + "|" + file_identity(model_args.checkpoint);
+    options.model_identity = file_identity(loaded.path) + "|" + file_identity(model_args.checkpoint);
   }
   TextEmbedder embedder(loaded.model, loaded.tokenizer, options);
   return embedder.embed_labels(labels, templates);
@@ -71,7 +70,6 @@ void add_classify_commands(CLI::App& app, Action& action) {
     auto json = std::make_shared<bool>(false);
     add_model_options(cmd, *args, false);
     add_label_options(cmd, *label_args);
-    label_args->templates = "none";
     cmd->add_option("image", *images, "image files")->required();
     cmd->add_option("-k,--top-k", *k, "labels to show per image (0: all)")->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output");

@@ -64,14 +64,15 @@ void add_model_commands(CLI::App& app, Action& action) {
     cmd->add_option("--frames", args->frames, "frames per video to record");
     cmd->add_option("--labels", *labels, "comma-separated label names to store with the model");
     cmd->add_option("--labels-file", *labels_file, "label file to store with the model");
-    cmd->add_option("--templates", *templates, "template set name or file to store with the model");
+    cmd->add_option("--templates", *templates, "template set name or file to store with the model (default: the model's own)");
     cmd->callback([&action, args, output, labels, labels_file, templates] {
       action = [args, output, labels, labels_file, templates] {
         auto loaded = load_model_from_args(*args, false);
         nlohmann::json metadata = loaded.metadata.is_object() ? loaded.metadata : nlohmann::json::object();
         metadata["source"] = {{"path", loaded.path}, {"format", io::format_name(loaded.format)}};
         if (!labels->empty() || !labels_file->empty()) metadata["labels"] = resolve_labels(*labels, *labels_file, false);
-        if (!templates->empty()) metadata["templates"] = resolve_templates(*templates).templates;
+        // The model's templates travel with it, so the converted file scores as the original does.
+        metadata["templates"] = (templates->empty() ? loaded.templates : resolve_templates(*templates)).templates;
         save_model(*output, loaded.model, metadata);
         std::cerr << "wrote " << *output << " (" << prompt_type_name(loaded.model->options().prompt) << ")\n";
         return 0;

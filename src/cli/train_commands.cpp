@@ -2,10 +2,14 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
+#include <set>
 
 #include "actionclip/eval/metrics.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/io/npy.h"
+#include "actionclip/data/labels.h"
+#include "actionclip/train/configured_model.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
 #include "commands.h"
@@ -59,6 +63,136 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--json", a.json, "print the summary as JSON");
 }
 
+struct EvalArgs {
+  ModelArgs model;
+  std::string list, labels, labels_file, templates, views = "1x1", confusion, scores;
+  DataConfig data;  // list reading (format, root, split, humanize) when no config gives it
+  int batch = 8, workers = 2;
+  double scale = 100.0;
+  bool json = false, quiet = false;
+  TrainArgs few_shot;          // --config, --shots, --seed
+  std::set<std::string> given;  // options set on the command line, which win over the config
+};
+
+// The model to evaluate, with the unimodal baseline's classifier when the few-shot protocol trained one.
+struct EvalModel {
+  LoadedModel loaded;
+  ViewScorer classifier;
+};
+
+EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config) {
+  EvalModel out;
+  if (!config) {
+    if (a.model.model.empty()) throw Error("eval needs --model, or --config with the model's settings");
+    out.loaded = load_model_from_args(a.model);
+    return out;
+  }
+  if (config->network.bpe.empty()) config->network.bpe = a.model.bpe;
+  if (a.few_shot.shots <= 0) {
+    if (config->network.baseline == "unimodal")
+      throw FileError(config->source, "network.baseline unimodal: its classifier is trained only by --shots");
+    for (const auto& line : config->notices) std::cerr << "actionclip: " << line << "\n";
+    out.loaded = load_configured_model(*config);
+    out.loaded.templates = resolve_templates(config->data.templates);
+    out.loaded.model->to(parse_device(config->device));
+    return out;
+  }
+  std::cerr << "few-shot: fine-tuning on " << a.few_shot.shots << " videos per class (seed " << a.few_shot.shots_seed << ")\n";
+  Trainer trainer(*config);
+  TrainRunOptions run;
+  run.progress = !a.quiet;
+  trainer.run(run);
+  out.loaded.model = trainer.model();
+  out.loaded.tokenizer = trainer.tokenizer();
+  out.loaded.templates = trainer.templates();
+  out.classifier = trainer.classifier_scorer();
+  return out;
+}
+
+int run_eval(const EvalArgs& a) {
+  std::optional<TrainConfig> config;
+  if (!a.few_shot.config.empty()) {
+    auto recipe = a.few_shot;
+    if (a.given.count("--device")) recipe.device = a.model.device;
+    config = config_from(recipe, a.model.model);
+  } else if (a.few_shot.shots > 0) {
+    throw Error("--shots needs --config (the fine-tuning recipe)");
+  }
+  auto given = [&a](const char* option) { return a.given.count(option) > 0; };
+  // The config's list settings, unless the command line names its own.
+  DataConfig data = config ? config->data : a.data;
+  if (config) {
+    if (given("--list-format")) data.list_format = a.data.list_format;
+    if (given("--root")) data.root = a.data.root;
+    if (given("--split")) data.split = a.data.split;
+    data.humanize_labels = data.humanize_labels || a.data.humanize_labels;
+  }
+  std::vector<std::string> class_names;
+  if (config && a.labels.empty() && a.labels_file.empty()) {
+    class_names = data::read_label_file(config->data.label_list);
+    if (data.humanize_labels)
+      for (auto& name : class_names) name = data::humanize_label(name);
+  } else {
+    class_names = resolve_labels(a.labels, a.labels_file, data.humanize_labels);
+  }
+  const auto list = !a.list.empty() ? a.list : config ? config->data.val_list : std::string();
+  if (list.empty()) throw Error("eval needs --list, or --config with data.val_list");
+
+  if (config && config->network.baseline == "unimodal") {
+    const auto trained = data::read_label_file(config->data.label_list).size();
+    if (trained != class_names.size())
+      throw Error("the unimodal baseline's classifier scores the " + std::to_string(trained) + " labels of " +
+                  config->data.label_list + "; the evaluation names " + std::to_string(class_names.size()));
+  }
+  auto model = eval_model(a, config);
+  auto& loaded = model.loaded;
+  const auto records = read_annotations(list, data, class_names, false);
+  for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
+  if (records.records.empty()) throw FileError(list, "no usable videos");
+
+  // One device for training and scoring: the command line's, else the config's.
+  const std::string device = config && !given("--device") ? config->device : a.model.device;
+  auto options = video_encoder_options(loaded, a.views, a.batch, a.workers, a.model);
+  options.device = parse_device(device);
+  if (config) {
+    options.views.input_size = configured_input_size(*config, loaded.model->clip->config());
+    if (!given("--image-tmpl")) options.views.frame_template = config->data.image_tmpl;
+    if (!given("--index-bias")) options.views.first_frame_number = config->data.index_bias;
+    if (!given("--sampling")) options.views.sampling = config->data.sampling;
+    if (!given("--batch-size")) options.batch_size = config->data.batch_size;
+    if (!given("--workers")) options.decode_threads = std::max(1, config->data.workers);
+  }
+  loaded.model->eval();
+  VideoEncoder encoder(loaded.model, options);
+  ViewScorer scorer = model.classifier;
+  LabelEmbeddings label_embeddings;
+  if (!scorer) {
+    TextEmbedder embedder(loaded.model, loaded.tokenizer);
+    label_embeddings =
+        embedder.embed_labels(class_names, a.templates.empty() ? loaded.templates : resolve_templates(a.templates));
+    scorer = [&label_embeddings, scale = a.scale](const torch::Tensor& v) {
+      return video_label_probabilities(v, label_embeddings, scale);
+    };
+  }
+  Progress progress("eval", static_cast<int64_t>(records.records.size()), !a.quiet);
+  auto result = evaluate(encoder, scorer, records.records, static_cast<int64_t>(class_names.size()), &progress);
+  progress.finish();
+  for (const auto& f : result.failures) std::cerr << "actionclip: failed: " << f << "\n";
+  if (!a.confusion.empty() && result.videos() && !result.multi_label)
+    write_confusion_csv(a.confusion, confusion_matrix(result.scores, result.labels, static_cast<int64_t>(class_names.size())),
+                        class_names);
+  if (!a.scores.empty() && result.videos()) {
+    io::save_npy(a.scores, result.scores);
+    write_scored_frames(a.scores, result.paths, result.frames,
+                        {{"views", a.views}, {"sampling", video::sampling_name(options.views.sampling)}});
+  }
+  auto out = evaluation_json(result);
+  out["skipped_list_entries"] = records.skipped;
+  if (a.json) print_json(out);
+  else print_evaluation(result);
+  return result.failures.empty() ? 0 : 2;
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& app, Action& action) {
@@ -87,88 +221,35 @@ void add_train_commands(CLI::App& app, Action& action) {
   }
   {
     auto* cmd = app.add_subcommand("eval", "Evaluate a model on a labelled video list: top-1/5, mean class accuracy, mAP");
-    auto args = std::make_shared<ModelArgs>();
-    auto list = std::make_shared<std::string>();
-    auto data = std::make_shared<DataConfig>();
-    auto labels = std::make_shared<std::string>();
-    auto labels_file = std::make_shared<std::string>();
-    auto views = std::make_shared<std::string>("1x1");
-    auto confusion = std::make_shared<std::string>();
-    auto scores_out = std::make_shared<std::string>();
-    auto batch = std::make_shared<int>(8);
-    auto workers = std::make_shared<int>(2);
-    auto scale = std::make_shared<double>(100.0);
-    auto json = std::make_shared<bool>(false);
-    auto quiet = std::make_shared<bool>(false);
-    auto few_shot = std::make_shared<TrainArgs>();
-    add_model_options(cmd, *args, true);
-    cmd->add_option("--list", *list, "labelled list: video list, rawframe list, Kinetics CSV, UCF/HMDB split")->required();
-    cmd->add_option("--list-format", data->list_format, "auto, video, rawframes, kinetics, ucf101, hmdb51")->capture_default_str();
-    cmd->add_option("--root", data->root, "folder that relative list paths start from");
-    cmd->add_option("--split", data->split, "HMDB-51 split number")->capture_default_str();
-    cmd->add_option("-l,--labels", *labels, "comma-separated label names, in id order");
-    cmd->add_option("--labels-file", *labels_file, "label file (reference CSV, one per line, classInd)");
-    cmd->add_flag("--humanize", data->humanize_labels, "turn dataset names into words");
-    cmd->add_option("--templates", data->templates, "textual prompts: default, actionclip, none, or a file")->capture_default_str();
-    cmd->add_option("--views", *views, "CROPSxCLIPS test views (the paper's best: 3x10)")->capture_default_str();
-    cmd->add_option("--confusion", *confusion, "write the confusion matrix as CSV");
-    cmd->add_option("--scores", *scores_out, "write the score matrix [videos, classes] as .npy (and the frames read, as .frames.json)");
-    cmd->add_option("--batch-size", *batch, "videos per model call")->capture_default_str();
-    cmd->add_option("--workers", *workers, "decoding threads")->capture_default_str();
-    cmd->add_option("--logit-scale", *scale, "softmax temperature")->capture_default_str();
-    cmd->add_flag("--json", *json, "machine-readable output");
-    cmd->add_flag("-q,--quiet", *quiet, "no progress bar");
-    cmd->add_option("--shots", few_shot->shots, "few-shot protocol: fine-tune on K videos per class first (needs --config)");
-    cmd->add_option("--seed", few_shot->shots_seed, "seed of the few-shot draw")->capture_default_str();
-    cmd->add_option("--config", few_shot->config, "training config for the few-shot protocol");
-    cmd->callback([&action, args, list, data, labels, labels_file, views, confusion, scores_out, batch, workers, scale,
-                   json, quiet, few_shot] {
-      action = [=] {
-        std::vector<std::string> class_names = resolve_labels(*labels, *labels_file, data->humanize_labels);
-        LoadedModel loaded;
-        if (few_shot->shots > 0) {
-          if (few_shot->config.empty()) throw Error("--shots needs --config (the fine-tuning recipe)");
-          auto config = config_from(*few_shot, args->model);
-          if (config.network.bpe.empty()) config.network.bpe = args->bpe;
-          std::cerr << "few-shot: fine-tuning on " << few_shot->shots << " videos per class (seed "
-                    << few_shot->shots_seed << ")\n";
-          Trainer trainer(config);
-          TrainRunOptions run;
-          run.progress = !*quiet;
-          trainer.run(run);
-          loaded.model = trainer.model();
-          loaded.tokenizer = trainer.tokenizer();
-        } else {
-          loaded = load_model_from_args(*args);
-        }
-        const auto records = read_annotations(*list, *data, class_names, false);
-        for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
-        if (records.records.empty()) throw FileError(*list, "no usable videos");
-
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
-        loaded.model->eval();
-        VideoEncoder encoder(loaded.model, options);
-        TextEmbedder embedder(loaded.model, loaded.tokenizer);
-        auto label_embeddings = embedder.embed_labels(class_names, resolve_templates(data->templates));
-        const double s = *scale;
-        Progress progress("eval", static_cast<int64_t>(records.records.size()), !*quiet);
-        auto result = evaluate(encoder, [&](const torch::Tensor& v) { return video_label_probabilities(v, label_embeddings, s); },
-                               records.records, static_cast<int64_t>(class_names.size()), &progress);
-        progress.finish();
-        for (const auto& f : result.failures) std::cerr << "actionclip: failed: " << f << "\n";
-        if (!confusion->empty() && result.videos() && !result.multi_label)
-          write_confusion_csv(*confusion, confusion_matrix(result.scores, result.labels, static_cast<int64_t>(class_names.size())),
-                              class_names);
-        if (!scores_out->empty() && result.videos()) {
-          io::save_npy(*scores_out, result.scores);
-          write_scored_frames(*scores_out, result.paths, result.frames, {{"views", *views}, {"sampling", args->sampling}});
-        }
-        auto out = evaluation_json(result);
-        out["skipped_list_entries"] = records.skipped;
-        if (*json) print_json(out);
-        else print_evaluation(result);
-        return result.failures.empty() ? 0 : 2;
-      };
+    auto a = std::make_shared<EvalArgs>();
+    add_model_options(cmd, a->model, true);
+    cmd->get_option("--model")->required(false);
+    cmd->add_option("--list", a->list, "labelled list: video list, rawframe list, Kinetics CSV, UCF/HMDB split (default: the config's data.val_list)");
+    cmd->add_option("--list-format", a->data.list_format, "auto, video, rawframes, kinetics, ucf101, hmdb51")->capture_default_str();
+    cmd->add_option("--root", a->data.root, "folder that relative list paths start from");
+    cmd->add_option("--split", a->data.split, "HMDB-51 split number")->capture_default_str();
+    cmd->add_option("-l,--labels", a->labels, "comma-separated label names, in id order");
+    cmd->add_option("--labels-file", a->labels_file, "label file (reference CSV, one per line, classInd)");
+    cmd->add_flag("--humanize", a->data.humanize_labels, "turn dataset names into words");
+    cmd->add_option("--templates", a->templates,
+                    "textual prompts: default, actionclip, none, or a file (default: the model's, see README)");
+    cmd->add_option("--views", a->views, "CROPSxCLIPS test views (the paper's best: 3x10)")->capture_default_str();
+    cmd->add_option("--confusion", a->confusion, "write the confusion matrix as CSV");
+    cmd->add_option("--scores", a->scores, "write the score matrix [videos, classes] as .npy (and the frames read, as .frames.json)");
+    cmd->add_option("--batch-size", a->batch, "videos per model call")->capture_default_str();
+    cmd->add_option("--workers", a->workers, "decoding threads")->capture_default_str();
+    cmd->add_option("--logit-scale", a->scale, "softmax temperature")->capture_default_str();
+    cmd->add_flag("--json", a->json, "machine-readable output");
+    cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+    cmd->add_option("--shots", a->few_shot.shots, "few-shot protocol: fine-tune on K videos per class first (needs --config)");
+    cmd->add_option("--seed", a->few_shot.shots_seed, "seed of the few-shot draw")->capture_default_str();
+    cmd->add_option("--config", a->few_shot.config,
+                    "the reference's test or zero-shot YAML (model, lists, frames from it), or with --shots the fine-tuning recipe");
+    cmd->callback([&action, cmd, a] {
+      for (const char* option : {"--device", "--image-tmpl", "--index-bias", "--sampling", "--batch-size", "--workers",
+                                 "--list-format", "--root", "--split"})
+        if (cmd->count(option)) a->given.insert(option);
+      action = [a] { return run_eval(*a); };
     });
   }
 }

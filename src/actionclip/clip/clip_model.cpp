@@ -28,6 +28,16 @@ VisionTransformer ClipModelImpl::vision_transformer(const std::string& needed_by
   return VisionTransformer(vit);
 }
 
+void ClipModelImpl::set_dropout(double emb_dropout, double drop_out) {
+  emb_dropout_ = emb_dropout;
+  const auto schedule = config_.resnet() ? config_.text_layers : config_.vision_layers;
+  if (auto vit = std::dynamic_pointer_cast<VisionTransformerImpl>(visual)) {
+    vit->emb_dropout = emb_dropout;
+    vit->transformer->set_drop_rates(drop_out, schedule);
+  }
+  transformer->set_drop_rates(drop_out, schedule);
+}
+
 torch::Tensor ClipModelImpl::causal_mask(int64_t length, const torch::TensorOptions& options) const {
   return torch::full({length, length}, -std::numeric_limits<float>::infinity(), options).triu(1);
 }
@@ -45,6 +55,7 @@ torch::Tensor ClipModelImpl::encode_text(const torch::Tensor& token_ids) {
   ids = ids.slice(1, 0, length);
 
   auto x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
+  if (emb_dropout_ > 0) x = torch::dropout(x, emb_dropout_, is_training());
   x = transformer(x, causal_mask(length, x.options()));
   x = ln_final(x);
   auto pooled = x.index({torch::arange(x.size(0), ids.options()), eot_position});

@@ -25,6 +25,12 @@ class ClipModelImpl : public torch::nn::Module {
   // computed at all (exact, and most prompts are far shorter than 77 tokens).
   torch::Tensor encode_text(const torch::Tensor& token_ids);
 
+  // Training regularisation as the reference's CLIP has it: dropout on the embedded tokens of both
+  // encoders, and in every transformer block stochastic depth and attention dropout at a rate
+  // rising linearly from 0 to `drop_out`, over the image encoder's depth (the text blocks take the
+  // same rates by index). A ResNet image encoder has neither.
+  void set_dropout(double emb_dropout, double drop_out);
+
   const ClipConfig& config() const { return config_; }
   int64_t eot_token() const { return config_.vocab_size - 1; }
 
@@ -42,6 +48,7 @@ class ClipModelImpl : public torch::nn::Module {
   torch::Tensor causal_mask(int64_t length, const torch::TensorOptions& options) const;
 
   ClipConfig config_;
+  double emb_dropout_ = 0;
 };
 TORCH_MODULE(ClipModel);
 

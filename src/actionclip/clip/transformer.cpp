@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "actionclip/clip/linear.h"
@@ -22,7 +23,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   // Without autograd, libtorch's fused kernel (the fast path of nn.MultiheadAttention) does the
   // same computation in fewer passes over memory. It has no autocast rule, so not under autocast;
   // on a CPU with oneDNN the faster projections below win over it.
-  if (!additive_mask.defined() && !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() &&
+  const bool drop = dropout > 0 && is_training();
+  if (!drop && !additive_mask.defined() && !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() &&
       !at::autocast::is_enabled() && !uses_onednn_linear(x))
     return std::get<0>(at::_native_multi_head_attention(x, x, x, width, heads_, in_proj_weight, in_proj_bias,
                                                         out_proj->weight, out_proj->bias, c10::nullopt,
@@ -37,7 +39,9 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   auto v = qkv[2];
   auto logits = torch::matmul(q, k.transpose(-2, -1));
   if (additive_mask.defined()) logits = logits + additive_mask;
-  auto context = torch::matmul(torch::softmax(logits, -1), v);  // [N, H, L, Dh]
+  auto weights = torch::softmax(logits, -1);
+  if (drop) weights = torch::dropout(weights, dropout, true);
+  auto context = torch::matmul(weights, v);  // [N, H, L, Dh]
   return linear(context.transpose(1, 2).reshape({batch, length, width}), out_proj->weight, out_proj->bias);
 }
 
@@ -59,11 +63,26 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const BlockOptions& o) {
   ln_2 = register_module("ln_2", LayerNorm(torch::nn::LayerNormOptions({o.width}).eps(o.layer_norm_eps)));
 }
 
+namespace {
+
+// The reference's DropPath, on its sequence-first tensors: one keep-or-drop draw per token
+// position, shared by the whole batch (it meant one per sample, but dim 0 there is the sequence).
+torch::Tensor drop_path(const torch::Tensor& branch, double rate) {
+  const double keep = 1 - rate;
+  auto mask = (keep + torch::rand({1, branch.size(1), 1}, branch.options())).floor_();
+  return branch.div(keep) * mask;
+}
+
+}  // namespace
+
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+  const bool drop = drop_rate > 0 && is_training();
   auto h = ln_1(x);
   if (shift_segments > 0) h = temporal_shift(h, shift_segments);
-  auto y = x + attn(h, additive_mask);
-  return y + mlp(ln_2(y));
+  auto branch = attn(h, additive_mask);
+  auto y = x + (drop ? drop_path(branch, drop_rate) : branch);
+  branch = mlp(ln_2(y));
+  return y + (drop ? drop_path(branch, drop_rate) : branch);
 }
 
 TransformerImpl::TransformerImpl(int64_t layers, const BlockOptions& options) {
@@ -71,6 +90,15 @@ TransformerImpl::TransformerImpl(int64_t layers, const BlockOptions& options) {
   for (int64_t i = 0; i < layers; ++i) {
     blocks.emplace_back(options);
     resblocks->push_back(blocks.back());
+  }
+}
+
+void TransformerImpl::set_drop_rates(double max_rate, int64_t schedule_length) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const auto step = std::min<int64_t>(static_cast<int64_t>(i), schedule_length - 1);
+    const double rate = schedule_length > 1 ? max_rate * static_cast<double>(step) / static_cast<double>(schedule_length - 1) : 0.0;
+    blocks[i]->drop_rate = rate;
+    blocks[i]->attn->dropout = rate;
   }
 }
 

@@ -19,6 +19,7 @@ class SelfAttentionImpl : public torch::nn::Module {
 
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
+  double dropout = 0;  // on the attention weights, in training (nn.MultiheadAttention's dropout)
 
  private:
   int64_t heads_;
@@ -52,6 +53,9 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   // In-network temporal shift (ActionCLIP's `Shift` prompt): when > 0, the attention input's
   // patch tokens are shifted in time across groups of this many consecutive frames.
   int64_t shift_segments = 0;
+  // Training only: the rate of the reference's DropPath on both residual branches, which is also
+  // its attention dropout.
+  double drop_rate = 0;
 
   SelfAttention attn{nullptr};
   LayerNorm ln_1{nullptr}, ln_2{nullptr};
@@ -63,6 +67,10 @@ class TransformerImpl : public torch::nn::Module {
  public:
   TransformerImpl(int64_t layers, const BlockOptions& options);
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& additive_mask = {});
+
+  // The reference's stochastic-depth rule: block i drops at rate_i, torch.linspace(0, max_rate,
+  // schedule_length)[i] (the last rate for blocks past the schedule's end).
+  void set_drop_rates(double max_rate, int64_t schedule_length);
 
   torch::nn::ModuleList resblocks{nullptr};
   std::vector<ResidualAttentionBlock> blocks;

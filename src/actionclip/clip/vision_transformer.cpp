@@ -44,9 +44,12 @@ torch::Tensor VisionTransformerImpl::pool(const torch::Tensor& tokens) {
   return torch::matmul(ln_post(tokens.select(1, 0)), proj);
 }
 
-torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
-  return pool(transformer(ln_pre(embed_patches(images))));
+torch::Tensor VisionTransformerImpl::encode_tokens(const torch::Tensor& tokens) {
+  auto x = emb_dropout > 0 ? torch::dropout(tokens, emb_dropout, is_training()) : tokens;
+  return pool(transformer(ln_pre(x)));
 }
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) { return encode_tokens(embed_patches(images)); }
 
 torch::Tensor VisionTransformerImpl::forward_joint(const torch::Tensor& frames, int64_t num_frames) {
   TORCH_CHECK(joint(), "Joint prompt is not enabled on this image encoder");
@@ -58,7 +61,7 @@ torch::Tensor VisionTransformerImpl::forward_joint(const torch::Tensor& frames, 
   auto tokens = x.slice(1, 1).reshape({videos, num_frames, patches, width});
   tokens = tokens + time_embedding.to(x.dtype()).view({1, num_frames, 1, width});
   tokens = tokens.permute({0, 2, 1, 3}).reshape({videos, patches * num_frames, width});  // (n t) order
-  return pool(transformer(ln_pre(torch::cat({cls, tokens}, 1))));
+  return encode_tokens(torch::cat({cls, tokens}, 1));
 }
 
 }  // namespace actionclip

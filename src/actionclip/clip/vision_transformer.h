@@ -28,12 +28,14 @@ class VisionTransformerImpl : public ImageEncoderImpl {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::Tensor class_embedding, positional_embedding, proj, time_embedding;
+  double emb_dropout = 0;  // training: dropout on the embedded tokens, before ln_pre (the reference's)
   LayerNorm ln_pre{nullptr}, ln_post{nullptr};
   Transformer transformer{nullptr};
 
  private:
   torch::Tensor embed_patches(const torch::Tensor& images);  // [B, 1 + grid^2, width]
   torch::Tensor pool(const torch::Tensor& tokens);
+  torch::Tensor encode_tokens(const torch::Tensor& tokens);  // embedded tokens -> embeddings
 
   int64_t checkpoint_grid_;
 };

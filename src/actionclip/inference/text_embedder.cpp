@@ -1,6 +1,5 @@
 #include "actionclip/inference/text_embedder.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -21,13 +20,6 @@ uint64_t fnv1a(const std::string& text) {
 }
 
 }  // namespace
-
-std::string default_cache_dir() {
-  if (const char* dir = std::getenv("ACTIONCLIP_CACHE")) return dir;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME")) return (fs::path(xdg) / "actionclip").string();
-  if (const char* home = std::getenv("HOME")) return (fs::path(home) / ".cache" / "actionclip").string();
-  return {};
-}
 
 std::string file_identity(const std::string& path) {
   std::error_code ec;

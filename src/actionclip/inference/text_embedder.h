@@ -10,6 +10,7 @@
 #include "actionclip/clip/tokenizer.h"
 #include "actionclip/model/actionclip_model.h"
 #include "actionclip/model/text_prompts.h"
+#include "actionclip/util/cache_dir.h"  // default_cache_dir(): where text embeddings are cached
 
 namespace actionclip {
 
@@ -50,10 +51,6 @@ torch::Tensor label_probabilities(const torch::Tensor& video_features, const Lab
 // The multi-view test protocol: each view's label probabilities, averaged. [V, D] -> [labels].
 torch::Tensor video_label_probabilities(const torch::Tensor& view_features, const LabelEmbeddings& labels,
                                         double scale = 100.0);
-
-// Where text embeddings are cached: $ACTIONCLIP_CACHE, else $XDG_CACHE_HOME/actionclip,
-// else ~/.cache/actionclip.
-std::string default_cache_dir();
 
 // "path|size|mtime": changes whenever the weights file does.
 std::string file_identity(const std::string& path);

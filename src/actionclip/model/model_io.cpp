@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actionclip/io/safetensors.h"
+#include "actionclip/model/model_names.h"
 #include "actionclip/util/install_paths.h"
 #include "actionclip/util/error.h"
 
@@ -64,7 +65,14 @@ std::string find_bpe_file(const std::string& explicit_path, const std::string& m
               " was not found beside the model; pass --bpe PATH or set ACTIONCLIP_BPE");
 }
 
-LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+TemplateSet model_templates(const nlohmann::json& metadata, bool actionclip_weights) {
+  if (metadata.is_object() && metadata.contains("templates"))
+    return {"model", metadata.at("templates").get<std::vector<std::string>>()};
+  return builtin_templates(actionclip_weights ? "actionclip" : "default");
+}
+
+LoadedModel load_model(const std::string& name_or_path, const LoadOptions& options) {
+  const auto path = resolve_model_name(name_or_path);
   auto checkpoint = io::read_checkpoint(path);
   LoadedModel loaded;
   loaded.format = checkpoint.format;
@@ -131,6 +139,8 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     else
       loaded.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(options.bpe_path, path)));
   }
+  loaded.templates = model_templates(
+      loaded.metadata, checkpoint.format == io::CheckpointFormat::ActionClipCheckpoint || !options.checkpoint.empty());
   return loaded;
 }
 

@@ -12,6 +12,7 @@
 #include "actionclip/clip/tokenizer.h"
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/model/actionclip_model.h"
+#include "actionclip/model/text_prompts.h"
 
 namespace actionclip {
 
@@ -33,9 +34,16 @@ struct LoadedModel {
   std::string path;
   nlohmann::json metadata;  // labels, templates, ... when the file carries them
   std::vector<std::string> unused_keys;
+  TemplateSet templates;    // the textual prompts to use when none are named (model_templates)
 };
 
+// PATH: a weights file or folder, or a released CLIP model's name (resolve_model_name).
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
+
+// The one rule for the textual prompts of a model when a command names none: the templates stored
+// in its file's metadata, else the reference's 16 for weights trained by ActionCLIP (its
+// checkpoints learnt with them), else this project's default set.
+TemplateSet model_templates(const nlohmann::json& metadata, bool actionclip_weights);
 
 // Copies `tensors` into the module's parameters and buffers by name. A missing key or a
 // shape mismatch is a FileError naming `path` and the key; returns keys the module lacks.

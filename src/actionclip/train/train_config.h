@@ -20,7 +20,7 @@ struct DataConfig {
   int num_classes = 0;  // 0: from the label list
   std::string image_tmpl = video::kDefaultFrameTemplate;
   std::string train_list, val_list, label_list;
-  int input_size = 224;
+  int input_size = 0;  // frames are cropped to this size (0: the model's resolution)
   bool random_shift = true;  // training frames at random within segments (false: centres)
   int64_t index_bias = video::kDefaultFirstFrameNumber;  // number of the first frame file (rawframes)
   video::Sampling sampling = video::Sampling::kActionclip;  // addition: test-time frame formula
@@ -36,14 +36,16 @@ struct DataConfig {
 };
 
 struct NetworkConfig {
-  std::string arch = "ViT-B/32";
+  std::string arch = "ViT-B/32";  // a released CLIP model's name (found in the model cache), or a shape name
   std::string pretrained;      // addition: path of the CLIP weights (any supported format)
   std::string bpe;             // addition: OpenAI tokenizer file, when not beside the weights
-  bool init = true;            // false: random initialisation of both encoders
+  bool init = true;            // false: only the image encoder from the weights, the text encoder random
   bool tsm = false;            // in-network Shift prompt
   bool joint = false;          // pre-network Joint prompt
   std::string sim_header = "Transf";
-  double emb_dropout = 0.0;
+  double emb_dropout = 0.0;    // dropout on the token embeddings of both encoders (training)
+  double drop_out = 0.0;       // stochastic depth and attention dropout, rising to this over the blocks
+  bool fix_text = false;       // the text encoder gets no gradient (logit scale still trains)
   // additions
   bool freeze_text = false, freeze_visual = false;
   bool random_init_text = false, random_init_visual = false;
@@ -53,12 +55,18 @@ struct NetworkConfig {
 };
 
 struct SolverConfig {
-  std::string type = "cosine";
+  std::string type = "cosine";  // or multistep
   int epochs = 50;
-  std::string optim = "adamw";
+  int start_epoch = 0;          // the first epoch trained (and the schedule's position there)
+  std::string optim = "adamw";  // adamw, adam or sgd
   double lr = 5e-6;
   double lr_warmup_step = 5;
   double weight_decay = 0.2;
+  double momentum = 0.9;  // sgd
+  // multistep: decay by lr_decay_factor every lr_decay_step epochs, or at the listed epochs
+  int lr_decay_step = 0;
+  std::vector<double> lr_decay_milestones;
+  double lr_decay_factor = 0.1;
   double ratio = 1;     // vision encoder lr = lr * ratio
   double f_ratio = 10;  // new modules (visual prompt, classifier) lr = lr * f_ratio
   double clip_gradient = 0;  // max global gradient norm; 0 disables
@@ -88,8 +96,13 @@ struct TrainConfig {
   SolverConfig solver;
   LoggingConfig logging;
   std::string source_text;  // the YAML as read, stored in checkpoints
+  std::string source;       // where it was read from, for messages
+  // One line per key that is accepted but changes nothing here, or acts otherwise than in the
+  // reference's code, saying why; whoever runs the config prints them once.
+  std::vector<std::string> notices;
 
-  // Reads YAML; unknown keys are reported (FileError) so typos do not pass silently.
+  // Reads YAML; unknown keys are reported (FileError) so typos do not pass silently. A file
+  // without a train_list (the reference's test and zero-shot files) parses: training checks.
   // Relative paths in the file are taken relative to the file's folder. `default_pretrained`
   // stands for network.pretrained when the file names no weights (eval's few-shot protocol
   // fine-tunes the model it was given).

@@ -9,7 +9,9 @@
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/io/atomic_file.h"
 #include "actionclip/model/model_io.h"
+#include "actionclip/train/configured_model.h"
 #include "actionclip/train/contrastive_loss.h"
+#include "actionclip/train/optimizer.h"
 #include "actionclip/util/autocast.h"
 #include "actionclip/util/error.h"
 #include "actionclip/util/ordered_prefetcher.h"
@@ -58,12 +60,6 @@ ClipConfig clip_config_for_arch(const std::string& arch) {
 
 namespace {
 
-PromptType prompt_of(const NetworkConfig& n) {
-  if (n.tsm) return PromptType::Shift;
-  if (n.joint) return PromptType::Joint;
-  return prompt_type_from_name(n.sim_header);
-}
-
 void set_requires_grad(torch::nn::Module& module, bool value) {
   for (auto& p : module.parameters()) p.set_requires_grad(value);
 }
@@ -80,7 +76,10 @@ void reinitialize(torch::nn::Module& target, torch::nn::Module& fresh, bool visu
 
 Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch::kCPU) {
   device_ = torch::Device(config_.device);
-  schedule_ = {static_cast<double>(config_.solver.epochs), config_.solver.lr_warmup_step, 0.0};
+  for (const auto& line : config_.notices) std::cerr << "actionclip: " << line << "\n";
+  schedule_ = LearningRateSchedule::from_config(config_.solver, config_.source);
+  if (config_.data.train_list.empty() && !config_.solver.evaluate)
+    throw FileError(config_.source, "data.train_list is required for training");
 
   class_names_ = data::read_label_file(config_.data.label_list);
   if (config_.data.humanize_labels)
@@ -93,6 +92,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch
 
   torch::manual_seed(config_.seed);
   build_model();
+  start_epoch_ = config_.solver.start_epoch;
 
   auto report = [](const std::string& what, const data::AnnotationReport& r) {
     if (r.skipped == 0) return;
@@ -100,7 +100,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch
     for (size_t i = 0; i < r.problems.size() && i < 5; ++i) std::cerr << "  " << r.problems[i] << "\n";
     if (r.problems.size() > 5) std::cerr << "  ... and " << r.problems.size() - 5 << " more\n";
   };
-  const int input_size = static_cast<int>(model_->clip->config().image_resolution);
+  const int input_size = configured_input_size(config_, model_->clip->config());
   if (!config_.data.train_list.empty()) {
     auto train = read_annotations(config_.data.train_list, config_.data, class_names_, true);
     report(config_.data.train_list, train);
@@ -125,42 +125,9 @@ Trainer::~Trainer() = default;
 
 void Trainer::build_model() {
   const auto& n = config_.network;
-  ActionClipOptions options{prompt_of(n), config_.data.num_segments, n.reference_conv1d};
-  if (n.init && !n.pretrained.empty()) {
-    auto checkpoint = io::read_checkpoint(n.pretrained);
-    ClipConfig clip_config;
-    try {
-      clip_config = checkpoint.metadata.contains("clip") ? checkpoint.metadata.at("clip").get<ClipConfig>()
-                                                         : ClipConfig::infer(checkpoint.clip);
-    } catch (const std::exception& e) {
-      throw FileError(n.pretrained, e.what());
-    }
-    if (checkpoint.gelu_activation) clip_config.activation = Activation::Gelu;
-    model_ = ActionClipModel(clip_config, options);
-    normalize_time_embedding(checkpoint.clip);
-    // Joint's temporal embedding is new to plain CLIP weights: it starts at zero.
-    if (options.prompt == PromptType::Joint && !checkpoint.clip.count("visual.time_embedding"))
-      checkpoint.clip.emplace("visual.time_embedding",
-                              model_->clip->vision_transformer("the Joint prompt")->time_embedding.detach().clone());
-    assign_state(*model_->clip, checkpoint.clip, n.pretrained, "CLIP");
-    // A prompt of the same kind stored with the weights continues training; otherwise it starts fresh.
-    if (model_->fusion->has_parameters() && !checkpoint.fusion.empty() &&
-        infer_prompt_type(checkpoint.fusion) == options.prompt)
-      assign_state(*model_->fusion, checkpoint.fusion, n.pretrained, "visual prompt");
-    if (!config_.pretrain.empty()) {
-      auto pretrain = io::read_checkpoint(config_.pretrain);
-      normalize_time_embedding(pretrain.clip);
-      assign_state(*model_->clip, pretrain.clip, config_.pretrain, "CLIP");
-      if (model_->fusion->has_parameters()) assign_state(*model_->fusion, pretrain.fusion, config_.pretrain, "visual prompt");
-    }
-    tokenizer_ = checkpoint.hf_vocab_json.empty()
-                     ? std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, n.pretrained)))
-                     : std::make_shared<const Tokenizer>(
-                           Tokenizer::from_hf_files(checkpoint.hf_vocab_json, checkpoint.hf_merges_txt));
-  } else {
-    model_ = ActionClipModel(clip_config_for_arch(n.arch), options);
-    tokenizer_ = std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, n.pretrained)));
-  }
+  auto loaded = load_configured_model(config_);
+  model_ = loaded.model;
+  tokenizer_ = loaded.tokenizer;
   if (n.random_init_text || n.random_init_visual) {
     ClipModel fresh(model_->clip->config());
     if (n.random_init_text) reinitialize(*model_->clip, *fresh, false);
@@ -171,9 +138,11 @@ void Trainer::build_model() {
   } else if (!n.baseline.empty()) {
     throw Error("unknown network.baseline '" + n.baseline + "' (unimodal)");
   }
-  if (n.freeze_text) {
+  // fix_text is the reference's: the text embedding is detached, so the text encoder gets no
+  // gradient (and AdamW skips it, weight decay included) while the logit scale still learns.
+  if (n.freeze_text || n.fix_text) {
     for (auto& p : model_->clip->named_parameters())
-      if (p.key().rfind("visual.", 0) != 0) p.value().set_requires_grad(false);
+      if (p.key().rfind("visual.", 0) != 0 && (n.freeze_text || p.key() != "logit_scale")) p.value().set_requires_grad(false);
   }
   if (n.freeze_visual) set_requires_grad(*model_->clip->visual, false);
   model_->clip->visual->freeze_batch_norm(n.freeze_bn);
@@ -182,29 +151,17 @@ void Trainer::build_model() {
 }
 
 void Trainer::build_optimizer() {
-  const auto& s = config_.solver;
-  std::vector<torch::Tensor> text, visual, added;
+  ParameterGroups groups;
   for (auto& p : model_->clip->named_parameters()) {
-    if (!p.value().requires_grad()) continue;
-    (p.key().rfind("visual.", 0) == 0 ? visual : text).push_back(p.value());
+    if (!p.value().requires_grad()) continue;  // frozen: in no group, so no weight decay touches it either
+    (p.key().rfind("visual.", 0) == 0 ? groups.visual : groups.text).push_back(p.value());
   }
-  for (auto& p : model_->fusion->parameters()) added.push_back(p);
+  for (auto& p : model_->fusion->parameters()) groups.added.push_back(p);
   if (classifier_)
-    for (auto& p : classifier_->parameters()) added.push_back(p);
-
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  base_learning_rates_.clear();
-  auto add_group = [&](std::vector<torch::Tensor> params, double lr) {
-    auto options = std::make_unique<torch::optim::AdamWOptions>(lr);
-    options->betas({s.beta1, s.beta2}).eps(s.eps).weight_decay(s.weight_decay);
-    groups.emplace_back(std::move(params), std::move(options));
-    base_learning_rates_.push_back(lr);
-  };
-  // Groups always exist (possibly empty) so checkpoints line up whatever is frozen.
-  add_group(text, s.lr);
-  add_group(visual, s.lr * s.ratio);
-  add_group(added, s.lr * s.f_ratio);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(s.lr));
+    for (auto& p : classifier_->parameters()) groups.added.push_back(p);
+  auto configured = make_optimizer(config_.solver, std::move(groups));
+  optimizer_ = std::move(configured.optimizer);
+  base_learning_rates_ = std::move(configured.base_learning_rates);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() {
@@ -244,7 +201,7 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
   model_->eval();
   VideoEncoderOptions options;
   options.views.frames = config_.data.num_segments;
-  options.views.input_size = static_cast<int>(model_->clip->config().image_resolution);
+  options.views.input_size = configured_input_size(config_, model_->clip->config());
   options.views.frame_template = config_.data.image_tmpl;
   options.views.sampling = config_.data.sampling;
   options.views.first_frame_number = config_.data.index_bias;
@@ -252,22 +209,24 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
   options.decode_threads = std::max(1, config_.data.workers);
   options.device = device_;
   VideoEncoder encoder(model_, options);
-  ViewScorer scorer;
-  if (classifier_) {
-    scorer = [this](const torch::Tensor& views) {
-      torch::NoGradGuard no_grad;
-      return torch::softmax(classifier_(views.to(device_)), -1).mean(0).cpu();
-    };
-    auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
-    model_->train();
-    return result;
+  ViewScorer scorer = classifier_scorer();
+  LabelEmbeddings labels;
+  if (!scorer) {
+    TextEmbedder embedder(model_, tokenizer_);
+    labels = embedder.embed_labels(class_names_, templates_);
+    scorer = [&labels](const torch::Tensor& views) { return video_label_probabilities(views, labels); };
   }
-  TextEmbedder embedder(model_, tokenizer_);
-  auto labels = embedder.embed_labels(class_names_, templates_);
-  scorer = [&labels](const torch::Tensor& views) { return video_label_probabilities(views, labels); };
   auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
   model_->train();
   return result;
+}
+
+ViewScorer Trainer::classifier_scorer() {
+  if (!classifier_) return {};
+  return [classifier = classifier_, device = device_](const torch::Tensor& views) mutable {
+    torch::NoGradGuard no_grad;
+    return torch::softmax(classifier->forward(views.to(device)), -1).mean(0).cpu();
+  };
 }
 
 void Trainer::save_checkpoint(const std::string& path, int epoch, int64_t batch_in_epoch) {
@@ -296,6 +255,11 @@ void Trainer::load_checkpoint(const std::string& path) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
+  } catch (const c10::Error&) {
+    resume_reference_checkpoint(path);
+    return;
+  }
+  try {
     torch::serialize::InputArchive model_archive, optimizer_archive;
     archive.read("model", model_archive);
     model_->load(model_archive);
@@ -322,6 +286,19 @@ void Trainer::load_checkpoint(const std::string& path) {
     throw FileError(path, std::string("not a trainer checkpoint of this configuration: ") + e.what_without_backtrace());
   }
   model_->to(device_);
+}
+
+void Trainer::resume_reference_checkpoint(const std::string& path) {
+  auto checkpoint = io::read_checkpoint(path);
+  if (checkpoint.format != io::CheckpointFormat::ActionClipCheckpoint || !checkpoint.epoch)
+    throw FileError(path, "is neither a trainer checkpoint (last.pt) nor an ActionCLIP checkpoint with its epoch");
+  normalize_time_embedding(checkpoint.clip);
+  assign_state(*model_->clip, checkpoint.clip, path, "CLIP");
+  if (model_->fusion->has_parameters()) assign_state(*model_->fusion, checkpoint.fusion, path, "visual prompt");
+  // The reference saves the epoch it has just trained and starts again there; it restores no
+  // optimizer state either.
+  start_epoch_ = static_cast<int>(*checkpoint.epoch);
+  start_batch_ = 0;
 }
 
 void Trainer::append_metrics(const nlohmann::json& row) {
@@ -381,6 +358,7 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
         std::max(1, c.data.workers), static_cast<size_t>(std::max(2, c.data.workers * 2)));
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.solver.epochs), batches - first_batch,
                       run.progress);
+    progress.set_log_every(c.logging.print_freq);
     double loss_sum = 0;
     int64_t loss_count = 0, videos = 0;
     size_t skipped = 0;
@@ -391,9 +369,9 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
       auto batch = *loader.next();
       for (const auto& failure : batch.failures) std::cerr << "\nactionclip: skipped " << failure << "\n";
       skipped += batch.failures.size();
-      const double factor = schedule_.factor(epoch + static_cast<double>(b) / static_cast<double>(batches));
+      const double factor = schedule_.factor(schedule_epoch(epoch, b, batches));
       for (size_t g = 0; g < optimizer_->param_groups().size(); ++g)
-        static_cast<torch::optim::AdamWOptions&>(optimizer_->param_groups()[g].options()).lr(base_learning_rates_[g] * factor);
+        optimizer_->param_groups()[g].options().set_lr(base_learning_rates_[g] * factor);
       if (!batch.samples.empty()) {
         auto loss = training_loss(batch);
         (loss / accumulation).backward();
@@ -444,8 +422,9 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
                           {"videos_per_s", static_cast<double>(videos) / seconds},
                           {"data_wait_s", loader.wait_seconds()},
                           {"skipped", skipped}};
-    const bool validate_now = !val_records_.empty() && ((epoch + 1) % std::max(1, c.logging.eval_freq) == 0 ||
-                                                       epoch + 1 == c.solver.epochs);
+    // As the reference: after epochs 0, eval_freq, 2 eval_freq, ... (0-based); and after the last.
+    const bool validate_now =
+        !val_records_.empty() && (epoch % c.logging.eval_freq == 0 || epoch + 1 == c.solver.epochs);
     if (validate_now) {
       Progress val_progress("validate", static_cast<int64_t>(val_records_.size()), run.progress);
       summary.last_evaluation = validate(val_records_, &val_progress);

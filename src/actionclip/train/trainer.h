@@ -1,6 +1,6 @@
 #pragma once
-// ActionCLIP's "pre-train, prompt, fine-tune" loop: AdamW with the reference's parameter
-// groups, warmup + cosine schedule, symmetric KL video-text loss (or the unimodal baseline's
+// ActionCLIP's "pre-train, prompt, fine-tune" loop: AdamW (or Adam, SGD) with the reference's
+// parameter groups, warmup + cosine or multistep schedule, symmetric KL video-text loss (or the unimodal baseline's
 // cross-entropy), validation, atomic checkpoints that resume bit for bit, best-model export.
 #include <torch/torch.h>
 
@@ -46,6 +46,9 @@ class Trainer {
   TrainSummary run(const TrainRunOptions& options = {});
   // Validation on the configured val list (or `records`) with the current weights.
   Evaluation validate(const std::vector<data::VideoRecord>& records, Progress* progress = nullptr);
+  // The unimodal baseline's scores: the trained classifier's softmax per view, averaged over the
+  // views (the video features go to the training device). Empty without the baseline.
+  ViewScorer classifier_scorer();
 
   ActionClipModel model() { return model_; }
   const std::vector<std::string>& class_names() const { return class_names_; }
@@ -60,6 +63,8 @@ class Trainer {
   void build_optimizer();
   void save_checkpoint(const std::string& path, int epoch, int64_t batch_in_epoch);
   void load_checkpoint(const std::string& path);
+  // The reference's `resume`: an ActionCLIP checkpoint's weights, training again from its epoch.
+  void resume_reference_checkpoint(const std::string& path);
   void append_metrics(const nlohmann::json& row);
   torch::Tensor training_loss(const Batch& batch);
   std::string text_for(const Sample& sample) const;
@@ -71,9 +76,9 @@ class Trainer {
   std::shared_ptr<const Tokenizer> tokenizer_;
   ActionClipModel model_{nullptr};
   torch::nn::Linear classifier_{nullptr};  // unimodal baseline only
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> base_learning_rates_;
-  WarmupCosineSchedule schedule_;
+  LearningRateSchedule schedule_;
   std::unique_ptr<VideoDataset> train_set_;
   std::vector<data::VideoRecord> val_records_;
   // Position restored from a checkpoint.

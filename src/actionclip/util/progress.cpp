@@ -46,7 +46,8 @@ void Progress::advance(int64_t items, const std::string& status) {
   const auto now = std::chrono::steady_clock::now();
   // A terminal gets a live bar; a log gets a line at most every 30 s, so it stays readable.
   const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(30000);
-  if (now - last_draw_ < interval && !(tty_ && done_ == total_)) return;
+  const bool counted_line = !tty_ && log_every_ > 0 && done_ % log_every_ == 0;
+  if (!counted_line && now - last_draw_ < interval && !(tty_ && done_ == total_)) return;
   last_draw_ = now;
   draw(false, status);
 }

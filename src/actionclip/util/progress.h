@@ -16,6 +16,8 @@ class Progress {
 
   void advance(int64_t items = 1, const std::string& status = {});
   void set_total(int64_t total) { total_ = total; }
+  // In a log, also a line every `items` items (training's logging.print_freq); 0: time-based only.
+  void set_log_every(int64_t items) { log_every_ = items; }
   void finish(const std::string& status = {});
   double elapsed_seconds() const;
   double rate() const;  // items per second so far
@@ -26,6 +28,7 @@ class Progress {
   std::string label_;
   int64_t total_;
   int64_t done_ = 0;
+  int64_t log_every_ = 0;
   bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
