@@ -19,6 +19,7 @@
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
+#include "reference_configs.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -101,6 +102,42 @@ class TrainingOptions : public ::testing::Test {
 };
 
 }  // namespace
+
+// k400_train.yaml as shipped, with only its sizes made for the tiny model (batch 128 of 224-pixel
+// clips would not fit a test): its relative lists beside it, network.arch ViT-B/32 from the model
+// cache, its RandAugment, schedule and optimiser; one step trains.
+TEST_F(TrainingOptions, TheReferenceTrainFileTrains) {
+  ScopedEnv cache("ACTIONCLIP_CACHE", dir_->path("cache"));
+  fs::create_directories(dir_->path("cache/models"));
+  fs::copy_file(fixture("reference/clip-tiny-jit.pt"), dir_->path("cache/models/ViT-B-32.pt"));
+  std::string labels = "id,name\n";
+  for (int i = 0; i < 400; ++i) labels += std::to_string(i) + ",action " + std::to_string(i) + "\n";
+  dir_->write("lists/kinetics_400_labels.csv", labels);
+  // The synthetic lists, with their paths made absolute for their new folder.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"data/train.txt", "lists/k4001/train_frames_new.txt"}, {"data/val.txt", "lists/k4001/val_frames_re.txt"}}) {
+    std::ifstream in(dir_->path(from));
+    std::string list;
+    for (std::string line; std::getline(in, line);) list += dir_->path("data/" + line) + "\n";
+    dir_->write(to, list);
+  }
+  std::string yaml = actionclip::testing::kK400Train;
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"batch_size: 128", "batch_size: 2"}, {"workers: 16", "workers: 1"}, {"input_size: 224", "input_size: 32"}}) {
+    ASSERT_NE(yaml.find(from), std::string::npos) << from;
+    yaml.replace(yaml.find(from), from.size(), to);
+  }
+  auto config = actionclip::TrainConfig::parse(yaml, dir_->path(""), dir_->path("k400_train.yaml"));
+  config.network.bpe = bpe_path();
+  config.logging.output_dir = dir_->path("k400");
+  actionclip::Trainer trainer(config);
+  EXPECT_EQ(trainer.class_names().size(), 400u);
+  auto run = quiet();
+  run.stop_after_steps = 1;
+  const auto summary = trainer.run(run);
+  EXPECT_EQ(summary.optimizer_steps, 1);
+  EXPECT_TRUE(std::isfinite(summary.last_loss));
+}
 
 // The reference detaches the text embedding: its encoder gets no gradient, and AdamW skips
 // tensors without one, so not even the decoupled weight decay (0.2 here) moves them.
