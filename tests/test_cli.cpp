@@ -512,3 +512,23 @@ TEST_F(CliResnetTest, BenchClipBuildsResnetShapes) {
   EXPECT_EQ(result.at("model"), "tiny-rn (random weights)");
   EXPECT_GT(result.at("images_per_s").get<double>(), 0.0);
 }
+
+TEST_F(CliTest, InfoNamesTheFormatOfEveryFileUsersHold) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"reference/actionclip-tiny-transf-as-released.pt", "actionclip-checkpoint"},
+      {"reference/clip-tiny-jit.pt", "openai-torchscript"},
+      {"hf/clip-tiny-bin", "huggingface"},
+      {"hf/clip-tiny", "huggingface"}};
+  for (const auto& [file, format] : files) {
+    const auto info = run_json("info --json " + quote(fixture(file)));
+    EXPECT_EQ(info.value("format", ""), format) << file;
+    EXPECT_EQ(info.at("unused_keys").size(), 0u) << file;
+  }
+  // A refused file: exit 1, the file and the global named, nothing run.
+  fs::remove("/tmp/actionclip-pickle-ran");
+  const auto r = run("info " + quote(fixture("reference/malicious-checkpoint.pt")));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("malicious-checkpoint.pt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("posix.system"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists("/tmp/actionclip-pickle-ran"));
+}

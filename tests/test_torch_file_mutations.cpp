@@ -12,6 +12,7 @@
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/io/torch_file.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/random.h"
 #include "fixtures.h"
 
 namespace {
@@ -72,7 +73,7 @@ TEST(TorchFileMutations, EveryMutationLoadsOrFailsWithAFileError) {
   const int64_t rss_before = peak_rss_bytes();
 
   std::mt19937_64 rng(20261201);
-  auto below = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto below = [&](size_t n) { return static_cast<size_t>(actionclip::uniform_below(rng, n)); };
   const uint32_t interesting[] = {0, 1, 0x7F, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu, 0xFFFFFFFEu, 1u << 20};
   constexpr int kMutations = 10'000;
   int loaded = 0, refused = 0;
@@ -141,7 +142,11 @@ TEST(TorchFileMutations, EveryMutationLoadsOrFailsWithAFileError) {
   EXPECT_EQ(loaded + refused, kMutations);
   EXPECT_GT(refused, kMutations / 4);  // the mutations do reach the checks
   EXPECT_GT(loaded, 100);              // ...and harmless ones (a flipped float) still load
-  // Nothing asked for much more than the file: the peak grew by at most a few file sizes.
+  // Nothing asked for much more than the file: the peak grew by at most a few file sizes. (Under
+  // AddressSanitizer freed memory waits in its quarantine, so the peak means nothing there; ASan
+  // itself fails any allocation beyond its limit.)
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(peak_rss_bytes() - rss_before, 4 * static_cast<int64_t>(bytes.size()));
+#endif
   std::cout << "mutations: " << loaded << " loaded, " << refused << " refused with a FileError\n";
 }
