@@ -531,4 +531,12 @@ TEST_F(CliTest, InfoNamesTheFormatOfEveryFileUsersHold) {
   EXPECT_NE(r.err.find("malicious-checkpoint.pt"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("posix.system"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists("/tmp/actionclip-pickle-ran"));
+  // --verify checks the tensor data against the archive's CRC-32s.
+  auto bytes = read_bytes(fixture("reference/actionclip-tiny-transf-as-released.pt"));
+  bytes[bytes.size() / 3] ^= 0x10;
+  const auto corrupt = write("corrupt.pt", bytes);
+  EXPECT_EQ(run("info " + quote(corrupt)).code, 0);
+  const auto verified = run("info --verify " + quote(corrupt));
+  EXPECT_EQ(verified.code, 1);
+  EXPECT_NE(verified.err.find("CRC-32"), std::string::npos) << verified.err;
 }

@@ -70,7 +70,18 @@ int bench_load_one(const std::string& path, int repeat) {
       for (const auto& [_, t] : *map) bytes += static_cast<double>(t.nbytes());
     weights_mb = bytes / (1024.0 * 1024.0);
   }
-  std::printf("%s\n", nlohmann::json{{"seconds", seconds}, {"peak_added_mb", peak_added_mb}, {"weights_mb", weights_mb}}.dump().c_str());
+  double verified_seconds = 1e30;
+  for (int i = 0; i < repeat; ++i) {
+    const double start = now_seconds();
+    io::read_checkpoint(path, true);
+    verified_seconds = std::min(verified_seconds, now_seconds() - start);
+  }
+  std::printf("%s\n", nlohmann::json{{"seconds", seconds},
+                                     {"verified_seconds", verified_seconds},
+                                     {"peak_added_mb", peak_added_mb},
+                                     {"weights_mb", weights_mb}}
+                          .dump()
+                          .c_str());
   return 0;
 }
 
@@ -95,6 +106,7 @@ int bench_load(const BenchArgs& a) {
                        {"path", path},
                        {"file_mb", static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0)},
                        {"seconds", ours["seconds"]},
+                       {"verified_seconds", ours["verified_seconds"]},
                        {"peak_added_mb", ours["peak_added_mb"]},
                        {"weights_mb", ours["weights_mb"]},
                        {"python", python}});
@@ -108,6 +120,7 @@ int bench_load(const BenchArgs& a) {
     std::printf("  %s (%.1f MB file)\n", r["file"].get<std::string>().c_str(), r["file_mb"].get<double>());
     std::printf("    actionclip  %8.1f ms   peak +%7.1f MB   weights %7.1f MB\n", 1e3 * r["seconds"].get<double>(),
                 r["peak_added_mb"].get<double>(), r["weights_mb"].get<double>());
+    std::printf("    actionclip  %8.1f ms   with --verify (CRC-32 of every tensor)\n", 1e3 * r["verified_seconds"].get<double>());
     const auto& py = r["python"];
     if (py.contains("seconds"))
       std::printf("    torch.load  %8.1f ms   peak +%7.1f MB   (torch %s)   ratio %.2fx\n", 1e3 * py["seconds"].get<double>(),

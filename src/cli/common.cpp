@@ -62,6 +62,7 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   options.bpe_path = args.bpe;
   options.device = parse_device(args.device);
   options.load_tokenizer = need_tokenizer;
+  options.verify_checksums = args.verify;
   if (!args.prompt.empty()) options.prompt = prompt_type_from_name(args.prompt);
   if (args.frames > 0) options.num_frames = args.frames;
   return load_model(args.model, options);

@@ -29,6 +29,7 @@ struct ModelArgs {
   int64_t index_bias = video::kDefaultFirstFrameNumber;       // rawframe folders' first file number
   std::string sampling = "actionclip";                         // test-time frame formula (or mmaction)
   std::string precision = "fp32";                  // or "bf16" for video encoding
+  bool verify = false;                             // check tensor data against the CRC-32s
 };
 
 struct RuntimeArgs {

@@ -15,6 +15,7 @@ void add_model_commands(CLI::App& app, Action& action) {
     cmd->add_option("model", args->model, "weights file or folder")->required();
     cmd->add_option("-c,--checkpoint", args->checkpoint, "ActionCLIP training checkpoint to apply");
     cmd->add_flag("--json", *json, "machine-readable output");
+    cmd->add_flag("--verify", args->verify, "also check every tensor against the archive's CRC-32 (corrupt downloads)");
     cmd->callback([&action, args, json] {
       action = [args, json] {
         auto loaded = load_model_from_args(*args, false);

@@ -80,7 +80,7 @@ Checkpoint read_torch_checkpoint(TorchFile& file) {
 
 namespace {
 
-Checkpoint read_huggingface(const std::string& dir) {
+Checkpoint read_huggingface(const std::string& dir, bool verify_checksums) {
   const auto config_path = fs::path(dir) / "config.json";
   nlohmann::json config;
   {
@@ -96,7 +96,7 @@ Checkpoint read_huggingface(const std::string& dir) {
   if (fs::exists(fs::path(dir) / "model.safetensors")) {
     hf = load_safetensors((fs::path(dir) / "model.safetensors").string());
   } else if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
-    TorchFile bin((fs::path(dir) / "pytorch_model.bin").string());
+    TorchFile bin((fs::path(dir) / "pytorch_model.bin").string(), verify_checksums);
     hf = bin.tensors(bin.root(), "pytorch_model.bin");
   } else {
     throw FileError(dir, "model folder has neither model.safetensors nor pytorch_model.bin");
@@ -190,18 +190,18 @@ TensorMap hf_to_openai(const TensorMap& hf) {
   return out;
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
+Checkpoint read_checkpoint(const std::string& path, bool verify_checksums) {
   if (!fs::exists(path)) throw FileError(path, "no such file or folder");
   Checkpoint c;
   if (fs::is_directory(path)) {
-    c = read_huggingface(path);
+    c = read_huggingface(path, verify_checksums);
   } else {
     if (fs::file_size(path) == 0) throw FileError(path, "file is empty");
     const auto prefix = read_prefix(path, 16);
     if (is_safetensors(prefix)) {
       c = read_project_safetensors(path);
     } else if (is_zip(prefix) || (!prefix.empty() && static_cast<unsigned char>(prefix[0]) == 0x80)) {
-      TorchFile file(path);
+      TorchFile file(path, verify_checksums);
       c = read_torch_checkpoint(file);  // the zip layout, or the legacy one (a pickle from the first byte)
     } else {
       throw FileError(path, "unknown model format (expected a TorchScript/torch.save zip archive, a safetensors file "

@@ -35,7 +35,9 @@ struct Checkpoint {
 
 // Detects the format of `path` (file or folder) and reads it. Every failure is a FileError
 // naming the path and the problem (missing key, unknown format, truncated or corrupt file).
-Checkpoint read_checkpoint(const std::string& path);
+// With `verify_checksums`, tensor data is also checked against the zip CRC-32s (torch.load does
+// not; a load then reads the weights once more through the checksum).
+Checkpoint read_checkpoint(const std::string& path, bool verify_checksums = false);
 
 class TorchFile;
 // The weights of a torch.save file or TorchScript archive already opened (what

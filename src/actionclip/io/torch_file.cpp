@@ -39,9 +39,10 @@ uint64_t storage_bytes(const std::string& path, const Value& storage) {
 
 }  // namespace
 
-TorchFile::TorchFile(const std::string& path) : TorchFile(std::make_shared<FileSource>(path)) {}
+TorchFile::TorchFile(const std::string& path, bool verify_data) : TorchFile(std::make_shared<FileSource>(path), verify_data) {}
 
-TorchFile::TorchFile(std::shared_ptr<const ByteSource> file) : path_(file->path()), file_(std::move(file)) {
+TorchFile::TorchFile(std::shared_ptr<const ByteSource> file, bool verify_data)
+    : path_(file->path()), file_(std::move(file)), verify_data_(verify_data) {
   unsigned char head[sizeof kLegacyMagic] = {};
   file_->read_at(0, head, std::min<uint64_t>(file_->size(), sizeof head));
   if (head[0] == 'P' && head[1] == 'K') {
@@ -170,7 +171,7 @@ Value* TorchFile::load_storage(pickle::Document& document, const Value& id, cons
 
 torch::Tensor TorchFile::read_storage(const Value& storage) const {
   auto data = torch::empty({storage.integer}, torch::TensorOptions().dtype(read_dtype(storage.dtype)));
-  if (zip_) zip_->read(storage.text, data.data_ptr());
+  if (zip_) zip_->read(storage.text, data.data_ptr(), verify_data_);
   else file_->read_at(data_.at(&storage).offset, data.data_ptr(), storage_bytes(path_, storage));
   return storage.dtype == c10::ScalarType::Bool ? data.ne(0) : data;
 }

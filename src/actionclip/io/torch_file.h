@@ -25,8 +25,11 @@ enum class TorchFileLayout { Zip, TorchScript, Legacy };
 class TorchFile {
  public:
   // Reads and interprets the pickle (not the tensor data); FileError naming the file on failure.
-  explicit TorchFile(const std::string& path);
-  explicit TorchFile(std::shared_ptr<const ByteSource> file);
+  // Tensor data is checksummed only with `verify_data` (the pickle and code records always
+  // are): as with torch.load, whose zip reader is built without CRC checks, a load then costs
+  // one read of the weights; a structural problem is caught either way.
+  explicit TorchFile(const std::string& path, bool verify_data = false);
+  explicit TorchFile(std::shared_ptr<const ByteSource> file, bool verify_data = false);
   ~TorchFile();
 
   const std::string& path() const { return path_; }
@@ -63,6 +66,7 @@ class TorchFile {
   std::string path_;
   TorchFileLayout layout_ = TorchFileLayout::Zip;
   std::shared_ptr<const ByteSource> file_;
+  bool verify_data_ = false;
   std::unique_ptr<ZipArchive> zip_;
   std::string prefix_;  // the archive's top-level folder, with its slash
   pickle::Document document_;

@@ -32,8 +32,9 @@ class ZipArchive {
   // Size of entry `name`; throws FileError when it is missing.
   uint64_t size_of(const std::string& name) const;
 
-  // Copies entry `name` into `out` (exactly size_of(name) bytes) and checks its CRC-32.
-  void read(const std::string& name, void* out) const;
+  // Copies entry `name` into `out` (exactly size_of(name) bytes), checking its CRC-32 when
+  // `verify` (deflated entries are always checked).
+  void read(const std::string& name, void* out, bool verify = true) const;
   std::string read_string(const std::string& name) const;
 
  private:

@@ -73,7 +73,7 @@ TemplateSet model_templates(const nlohmann::json& metadata, bool actionclip_weig
 
 LoadedModel load_model(const std::string& name_or_path, const LoadOptions& options) {
   const auto path = resolve_model_name(name_or_path);
-  auto checkpoint = io::read_checkpoint(path);
+  auto checkpoint = io::read_checkpoint(path, options.verify_checksums);
   LoadedModel loaded;
   loaded.format = checkpoint.format;
   loaded.path = path;
@@ -84,7 +84,7 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   io::TensorMap fusion_state = std::move(checkpoint.fusion);
   std::string weights_path = path;
   if (!options.checkpoint.empty()) {
-    auto extra = io::read_checkpoint(options.checkpoint);
+    auto extra = io::read_checkpoint(options.checkpoint, options.verify_checksums);
     if (!extra.clip.empty()) clip_state = std::move(extra.clip), weights_path = options.checkpoint;
     fusion_state = std::move(extra.fusion);
   }

@@ -25,6 +25,7 @@ struct LoadOptions {
   std::string bpe_path;              // OpenAI merges file; default: searched (see find_bpe_file)
   bool load_tokenizer = true;
   torch::Device device = torch::kCPU;
+  bool verify_checksums = false;  // also check tensor data against the archive's CRC-32s
 };
 
 struct LoadedModel {
