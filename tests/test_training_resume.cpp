@@ -14,6 +14,7 @@
 #include "actionclip/data/synth.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/trainer.h"
+#include "actionclip/util/error.h"
 #include "fixtures.h"
 
 namespace fs = std::filesystem;
@@ -264,4 +265,22 @@ TEST_F(TrainingVariants, RandomInitialisationReplacesOneEncoder) {
   const auto text_fresh = changed("random_init_text");
   EXPECT_FALSE(text_fresh.at("visual"));
   EXPECT_TRUE(text_fresh.at("text"));
+}
+
+TEST_F(TrainingResume, RefusesToResumeFromAnArchiveWithCode) {
+  // A TorchScript model (OpenAI's archive layout) declares methods; handing it to libtorch's
+  // loader would compile them. It is refused before that, naming the file.
+  const auto model = actionclip::testing::fixture("reference/clip-tiny-jit.pt");
+  if (!fs::exists(model)) GTEST_SKIP() << "fixtures not found";
+  actionclip::TrainRunOptions options;
+  options.progress = false;
+  options.resume = model;
+  actionclip::Trainer trainer(config("archive_with_code"));
+  try {
+    trainer.run(options);
+    FAIL() << "resumed from a TorchScript model";
+  } catch (const actionclip::FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("with code"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(model), std::string::npos) << e.what();
+  }
 }

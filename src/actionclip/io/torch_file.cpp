@@ -237,6 +237,7 @@ void TorchFile::read_module_declarations() {
     std::istringstream text(zip_->read_string(name));
     std::string line, current;
     while (std::getline(text, line)) {
+      if (line.find("def ") != std::string::npos) declares_methods_ = true;
       if (line.rfind("class ", 0) == 0) {
         const auto paren = line.find('(');
         current = module + "." + line.substr(6, paren == std::string::npos ? std::string::npos : paren - 6);

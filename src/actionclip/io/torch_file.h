@@ -48,6 +48,11 @@ class TorchFile {
   // (what Module.named_parameters() and named_buffers() return).
   TensorMap module_tensors();
 
+  // TorchScript: whether any class of the archive defines a method (code that libtorch's own
+  // loader would compile and, for __setstate__, run). Archives of attributes only (what
+  // torch::serialize::OutputArchive writes) have none.
+  bool declares_methods() const { return declares_methods_; }
+
  private:
   struct StorageRecord {
     uint64_t offset = 0;  // legacy layout: where the data starts in the file
@@ -76,6 +81,7 @@ class TorchFile {
   // TorchScript classes -> names of their parameters and buffers (from the archive's code,
   // which is read as text, never run).
   std::map<std::string, std::set<std::string>> module_state_names_;
+  bool declares_methods_ = false;
 };
 
 }  // namespace actionclip::io

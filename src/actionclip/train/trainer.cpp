@@ -8,6 +8,7 @@
 #include "actionclip/data/labels.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/io/atomic_file.h"
+#include "actionclip/io/torch_file.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/configured_model.h"
 #include "actionclip/train/contrastive_loss.h"
@@ -252,12 +253,24 @@ void Trainer::save_checkpoint(const std::string& path, int epoch, int64_t batch_
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
+  // The restricted reader looks at the file first: a reference checkpoint (torch.save) is read
+  // by it alone, and this trainer's own last.pt (a TorchScript archive of attributes) reaches
+  // libtorch's loader only when it declares no methods, so no code in the file can run.
+  {
+    io::TorchFile vetted(path);
+    if (vetted.layout() != io::TorchFileLayout::TorchScript) {
+      resume_reference_checkpoint(path);
+      return;
+    }
+    if (vetted.declares_methods())
+      throw FileError(path, "is a TorchScript archive with code (a model?), not a checkpoint written by actionclip train; "
+                            "its code is never run");
+  }
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
-  } catch (const c10::Error&) {
-    resume_reference_checkpoint(path);
-    return;
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("cannot read as a training checkpoint: ") + e.what_without_backtrace());
   }
   try {
     torch::serialize::InputArchive model_archive, optimizer_archive;
