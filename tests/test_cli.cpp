@@ -23,6 +23,7 @@
 #include "actionclip/build_paths.h"
 #include "actionclip/io/npy.h"
 #include "fixtures.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace {
@@ -31,16 +32,8 @@ namespace fs = std::filesystem;
 using actionclip::testing::fixture;
 using nlohmann::json;
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using actionclip::testing::quote;
+using actionclip::testing::read_bytes;
 
 struct CliRun {
   int code = -1;

@@ -18,6 +18,7 @@
 #include "actionclip/build_paths.h"
 #include "actionclip/io/npy.h"
 #include "fixtures.h"
+#include "shell.h"
 #include "reference_configs.h"
 #include "temp_dir.h"
 
@@ -27,16 +28,8 @@ namespace fs = std::filesystem;
 using actionclip::testing::fixture;
 using nlohmann::json;
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using actionclip::testing::quote;
+using actionclip::testing::read_bytes;
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -92,7 +85,7 @@ class CliReference : public ::testing::Test {
     for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.out.append(buffer, n);
     const int status = ::pclose(pipe);
     result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.err = read_text(err_file);
+    result.err = read_bytes(err_file);
     return result;
   }
   json run_json(const std::string& args, const std::string& cache = "cache") const {
@@ -205,7 +198,7 @@ TEST_F(CliReference, FewShotUnimodalScoresWithItsClassifier) {
                        quote(bpe_file()) + " --labels " + labels + " --list " + quote(list) + " --shots 1 --seed 3 --config " +
                        quote(config) + " --scores " + quote(path(out)));
     EXPECT_EQ(r.code, 0) << r.err;
-    const auto bytes = read_text(path(out));
+    const auto bytes = read_bytes(path(out));
     EXPECT_FALSE(bytes.empty());
     return bytes;
   };
