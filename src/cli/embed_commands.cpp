@@ -4,7 +4,7 @@
 
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/inference/video_encoder.h"
-#include "actionclip/io/safetensors.h"
+#include "actionclip/inference/video_index.h"
 #include "actionclip/util/error.h"
 #include "actionclip/video/image_reader.h"
 #include "actionclip/video/transforms.h"
@@ -20,40 +20,6 @@ torch::Tensor embed_images(LoadedModel& loaded, const std::vector<std::string>& 
   torch::NoGradGuard no_grad;
   return l2_normalize(loaded.model->clip->encode_image(torch::cat(pixels).to(device))).cpu();
 }
-
-namespace {
-
-struct VideoIndex {
-  std::vector<std::string> paths;
-  torch::Tensor embeddings;  // [N, D] unit length, views averaged
-  nlohmann::json info;
-};
-
-void save_index(const std::string& path, const VideoIndex& index) {
-  nlohmann::json meta = index.info;
-  meta["paths"] = index.paths;
-  io::save_safetensors(path, {{"embeddings", index.embeddings}}, {{"actionclip_index", meta.dump()}});
-}
-
-VideoIndex load_index(const std::string& path) {
-  io::Metadata metadata;
-  auto tensors = io::load_safetensors(path, &metadata);
-  if (!metadata.count("actionclip_index") || !tensors.count("embeddings"))
-    throw FileError(path, "not a video index written by 'actionclip embed-video'");
-  VideoIndex index;
-  try {
-    index.info = nlohmann::json::parse(metadata.at("actionclip_index"));
-    index.paths = index.info.at("paths").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, std::string("damaged index metadata: ") + e.what());
-  }
-  if (static_cast<int64_t>(index.paths.size()) != tensors.at("embeddings").size(0))
-    throw FileError(path, "index holds a different number of paths and embeddings");
-  index.embeddings = tensors.at("embeddings");
-  return index;
-}
-
-}  // namespace
 
 void add_embed_commands(CLI::App& app, Action& action) {
   {
@@ -118,7 +84,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
             return;
           }
           index.paths.push_back(video.path);
-          rows.push_back(l2_normalize(l2_normalize(video.view_features).mean(0)));
+          rows.push_back(index_embedding(video.view_features));
         }, &progress);
         progress.finish();
         if (rows.empty()) throw Error("no video could be embedded");
@@ -127,7 +93,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
                       {"visual_prompt", prompt_type_name(loaded.model->options().prompt)}};
         const auto ext = std::filesystem::path(*output).extension().string();
         if (ext == ".npy" || ext == ".json") write_embeddings(*output, index.embeddings, "paths", index.paths);
-        else save_index(*output, index);
+        else save_video_index(*output, index);
         std::cerr << "embedded " << rows.size() << " of " << paths.size() << " videos into " << *output << "\n";
         return stats.failed > 0 ? 2 : 0;
       };
@@ -147,7 +113,7 @@ void add_embed_commands(CLI::App& app, Action& action) {
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->callback([&action, args, index_path, queries, k, json] {
       action = [args, index_path, queries, k, json] {
-        auto index = load_index(*index_path);
+        auto index = load_video_index(*index_path);
         auto loaded = load_model_from_args(*args);
         TextEmbedder embedder(loaded.model, loaded.tokenizer);
         auto similarity = torch::matmul(embedder.embed(*queries), index.embeddings.t());  // [Q, N]
