@@ -73,10 +73,11 @@ class CliReference : public ::testing::Test {
   std::string path(const std::string& relative) const { return dir_->path(relative); }
   std::string write(const std::string& relative, const std::string& text) const { return dir_->write(relative, text); }
 
-  // `actionclip ARGS` with the model and text caches in CACHE (under this test's folder).
+  // `actionclip ARGS` with the model and text caches in CACHE (under this test's folder), offline:
+  // a missing released model is an error, not a download.
   CliRun run(const std::string& args, const std::string& cache = "cache") const {
     const auto err_file = path("stderr.txt");
-    const std::string command = "ACTIONCLIP_CACHE=" + quote(path(cache)) + " HOME=" + quote(path("home")) + " " +
+    const std::string command = "ACTIONCLIP_OFFLINE=1 ACTIONCLIP_CACHE=" + quote(path(cache)) + " HOME=" + quote(path("home")) + " " +
                                 quote(ACTIONCLIP_CLI_PATH) + " " + args + " 2>" + quote(err_file);
     CliRun result;
     FILE* pipe = ::popen(command.c_str(), "r");

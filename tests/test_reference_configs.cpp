@@ -224,6 +224,7 @@ TEST(ReferenceConfigs, ReleasedModelNamesResolveThroughTheModelCache) {
   TempDir cache("actionclip_cache_"), home("actionclip_home_");
   ScopedEnv cache_env("ACTIONCLIP_CACHE", cache.path().string());
   ScopedEnv home_env("HOME", home.path().string());
+  ScopedEnv offline("ACTIONCLIP_OFFLINE", "1");  // a missing file is not downloaded
   // The file names OpenAI's download URLs end with.
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"RN50", "RN50.pt"},         {"RN101", "RN101.pt"},       {"RN50x4", "RN50x4.pt"},

@@ -190,6 +190,7 @@ TEST_F(TrainingOptions, InitFalseLoadsOnlyTheImageEncoder) {
 TEST_F(TrainingOptions, ArchByNameComesFromTheModelCache) {
   ScopedEnv cache("ACTIONCLIP_CACHE", dir_->path("cache"));
   ScopedEnv home("HOME", dir_->path("home"));
+  ScopedEnv offline("ACTIONCLIP_OFFLINE", "1");  // a missing file is not downloaded
   try {
     actionclip::Trainer missing(config("missing", "  arch: ViT-B/32\n"));
     ADD_FAILURE() << "trained without the ViT-B/32 weights";

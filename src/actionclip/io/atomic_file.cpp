@@ -57,14 +57,18 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     out.close();
     if (!out) throw FileError(path, "write failed (disk full?)");
   }
+  move_into_place(temporary.path(), path);
+  temporary.commit();
+}
+
+void move_into_place(const std::string& temporary, const std::string& path) {
   // The data must be on disk before the rename makes it the file: otherwise a crash can leave
   // the new name pointing at an empty or partial file.
-  if (const int err = sync_path(temporary.path(), O_WRONLY))
+  if (const int err = sync_path(temporary, O_WRONLY))
     throw FileError(path, std::string("cannot flush the written file to disk: ") + std::strerror(err));
   std::error_code ec;
-  fs::rename(temporary.path(), path, ec);
+  fs::rename(temporary, path, ec);
   if (ec) throw FileError(path, "cannot move the written file into place: " + ec.message());
-  temporary.commit();
   // The rename itself lives in the directory. Filesystems that cannot sync a directory say EINVAL.
   const auto parent = fs::path(path).parent_path();
   if (const int err = sync_path(parent.empty() ? "." : parent.string(), O_RDONLY | O_DIRECTORY); err && err != EINVAL)

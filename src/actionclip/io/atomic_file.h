@@ -12,4 +12,9 @@ namespace actionclip::io {
 // the writer's exception propagates, failures of the write itself are FileErrors naming `path`.
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// The last step of the above for a file written otherwise (a download): syncs the complete file
+// `temporary`, renames it to `path` and syncs the folder. FileErrors name `path`; on failure
+// `temporary` is left where it is.
+void move_into_place(const std::string& temporary, const std::string& path);
+
 }  // namespace actionclip::io
