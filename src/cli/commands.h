@@ -13,5 +13,6 @@ void add_classify_commands(CLI::App& app, Action& action);  // zero-shot-image, 
 void add_synth_command(CLI::App& app, Action& action);      // synth
 void add_bench_command(CLI::App& app, Action& action);      // bench
 void add_train_commands(CLI::App& app, Action& action);     // train, eval
+void add_serve_command(CLI::App& app, Action& action);      // serve
 
 }  // namespace actionclip::cli

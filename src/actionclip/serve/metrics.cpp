@@ -1,7 +1,7 @@
 #include "actionclip/serve/metrics.h"
 
+#include <charconv>
 #include <cmath>
-#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 
@@ -19,9 +19,9 @@ std::string render_labels(const MetricLabels& labels) {
 
 std::string format_number(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  std::ostringstream out;
-  out << std::setprecision(17) << value;
-  return out.str();
+  char buffer[64];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;  // shortest exact form: 0.1, not 0.10000000000000001
+  return std::string(buffer, end);
 }
 
 std::string braces(const std::string& labels) { return labels.empty() ? "" : "{" + labels + "}"; }
