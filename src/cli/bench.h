@@ -38,6 +38,8 @@ int bench_video(const BenchArgs& a);
 int bench_train(const BenchArgs& a);
 int bench_load(const BenchArgs& a);
 
+// The CPU (model, features), thread count and libtorch version, for every benchmark's JSON.
+nlohmann::json machine_json();
 double now_seconds();
 double peak_memory_mb();
 // Runs a reference script; its last stdout line is a JSON object. Empty when Python or torch is absent.

@@ -6,6 +6,7 @@
 
 #include "actionclip/clip/clip_model.h"
 #include "actionclip/train/trainer.h"
+#include "actionclip/system/precision.h"
 #include "actionclip/util/autocast.h"
 #include "bench.h"
 #include "common.h"
@@ -20,7 +21,9 @@ int bench_clip(const BenchArgs& a) {
   model->eval();
   model->to(device);
   c10::InferenceMode inference;
-  AutocastScope autocast(a.precision == "bf16", device);
+  const auto precision = decide_precision(precision_from_name(a.precision), device);
+  if (!precision.notice.empty()) std::fprintf(stderr, "actionclip: %s\n", precision.notice.c_str());
+  AutocastScope autocast(precision.used == Precision::BFloat16, device);
 
   const auto resolution = config.image_resolution;
   auto images = torch::randn({a.batch, 3, resolution, resolution}, device);
@@ -63,13 +66,15 @@ int bench_clip(const BenchArgs& a) {
                            {"texts_all_77_positions_per_s", texts_full_per_s},
                            {"peak_memory_mb", peak_mb},
                            {"precision", a.precision},
+                           {"precision_used", precision_name(precision.used)},
+                           {"machine", machine_json()},
                            {"python", python}};
   if (a.json) {
     print_json(result);
     return 0;
   }
   std::printf("actionclip bench clip: %s shapes, random weights, device %s, %d threads, %s\n", a.arch.c_str(),
-              device.str().c_str(), torch::get_num_threads(), a.precision.c_str());
+              device.str().c_str(), torch::get_num_threads(), precision_name(precision.used));
   std::printf("  image batch %d, text batch %d, prompts of %d tokens\n", a.batch, a.text_batch, a.prompt_tokens);
   print_ratio("images/s", images_per_s, python, "images_per_s");
   print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "actionclip/build_paths.h"
+#include "actionclip/system/cpu_features.h"
 #include "bench.h"
 #include "commands.h"
 
@@ -55,6 +56,30 @@ void print_ratio(const char* what, double ours, const nlohmann::json& python, co
     std::printf("  %-34s %10.1f\n", what, ours);
 }
 
+nlohmann::json machine_json() {
+  const auto& cpu = cpu_features();
+  return {{"cpu", cpu.model},
+          {"cores", cpu.cores},
+          {"logical_processors", cpu.logical_processors},
+          {"features", cpu.names()},
+          {"threads", torch::get_num_threads()},
+          {"libtorch", TORCH_VERSION}};
+}
+
+namespace {
+
+// Figures mean little without the machine: every benchmark's first line names the CPU.
+Action with_machine_line(const std::shared_ptr<BenchArgs>& args, int (*bench)(const BenchArgs&)) {
+  return [args, bench] {
+    if (!args->json && args->measure_one.empty())
+      std::printf("machine: %s; libtorch %s, %d threads\n", cpu_features().describe().c_str(), TORCH_VERSION,
+                  torch::get_num_threads());
+    return bench(*args);
+  };
+}
+
+}  // namespace
+
 void add_bench_command(CLI::App& app, Action& action) {
   auto* bench = app.add_subcommand("bench", "Throughput benchmarks (figures only), next to the Python reference path");
   bench->require_subcommand(1);
@@ -73,7 +98,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   clip->add_option("--text-batch", args->text_batch, "prompts per call")->capture_default_str();
   clip->add_option("--prompt-tokens", args->prompt_tokens, "tokens per prompt incl. start/end")->capture_default_str();
   clip->add_option("--precision", args->precision, "fp32, or bf16 (autocast)")->capture_default_str();
-  clip->callback([&action, args] { action = [args] { return bench_clip(*args); }; });
+  clip->callback([&action, args] { action = with_machine_line(args, bench_clip); });
 
   auto* video = bench->add_subcommand("video", "Decoding, sampling and end-to-end classify throughput");
   common(video);
@@ -81,7 +106,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   video->add_option("--clip-seconds", args->clip_seconds, "length of each clip")->capture_default_str();
   video->add_option("--frames", args->frames, "frames sampled per video")->capture_default_str();
   video->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
-  video->callback([&action, args] { action = [args] { return bench_video(*args); }; });
+  video->callback([&action, args] { action = with_machine_line(args, bench_video); });
 
   auto* train = bench->add_subcommand("train", "Training throughput of a ViT-B/32-shaped ActionCLIP, data loading included");
   common(train);
@@ -89,7 +114,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   train->add_option("--steps", args->steps, "optimizer steps measured")->capture_default_str();
   train->add_option("--bpe", args->bpe, "CLIP tokenizer file");
   train->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
-  train->callback([&action, args] { action = [args] { return bench_train(*args); }; });
+  train->callback([&action, args] { action = with_machine_line(args, bench_train); });
 
   auto* load = bench->add_subcommand("load", "Checkpoint loading time and memory, next to Python's torch.load");
   common(load);
@@ -97,7 +122,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   load->add_option("--work-dir", args->work_dir, "where the ViT-B/32-shaped file is written (reused when present)");
   load->add_option("files", args->files, "further checkpoint files to measure");
   load->add_option("--measure-one", args->measure_one)->group("");  // the child process of a measurement
-  load->callback([&action, args] { action = [args] { return bench_load(*args); }; });
+  load->callback([&action, args] { action = with_machine_line(args, bench_load); });
 }
 
 }  // namespace actionclip::cli

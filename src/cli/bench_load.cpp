@@ -112,7 +112,7 @@ int bench_load(const BenchArgs& a) {
                        {"python", python}});
   }
   if (a.json) {
-    std::printf("%s\n", nlohmann::json{{"threads", torch::get_num_threads()}, {"files", results}}.dump(2).c_str());
+    std::printf("%s\n", nlohmann::json{{"machine", machine_json()}, {"files", results}}.dump(2).c_str());
     return 0;
   }
   std::printf("checkpoint loading, fastest of %d (peak memory added by one load, weights as loaded in float32)\n", a.repeat);

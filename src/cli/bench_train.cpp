@@ -54,7 +54,8 @@ int bench_train(const BenchArgs& a) {
     python = run_python(a.python, script, "--batch " + std::to_string(batch) + " --frames " + std::to_string(a.frames) +
                                               " --steps " + std::to_string(run.stop_after_steps) + " --threads " +
                                               std::to_string(torch::get_num_threads()));
-  nlohmann::json result = {{"model", "ViT-B/32 (random weights), meanP"},
+  nlohmann::json result = {{"machine", machine_json()},
+                           {"model", "ViT-B/32 (random weights), meanP"},
                            {"device", device.str()},
                            {"threads", torch::get_num_threads()},
                            {"batch", batch},

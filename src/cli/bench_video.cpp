@@ -204,7 +204,8 @@ int bench_video(const BenchArgs& a) {
     for (const auto& p : paths) arguments += " '" + p + "'";
     python = run_python(a.python, script, arguments);
   }
-  nlohmann::json result = {{"clips", paths.size()},
+  nlohmann::json result = {{"machine", machine_json()},
+                           {"clips", paths.size()},
                            {"clip_seconds", a.clip_seconds},
                            {"frames", a.frames},
                            {"device", device.str()},

@@ -2,22 +2,54 @@
 #include <iostream>
 
 #include "actionclip/model/text_prompts.h"
+#include "actionclip/system/system_info.h"
+#include "actionclip/util/error.h"
 #include "commands.h"
 #include "common.h"
 
 namespace actionclip::cli {
+namespace {
+
+int print_system_info(bool json) {
+  const auto info = system_info();
+  if (json) {
+    print_json(info);
+    return 0;
+  }
+  const auto& cpu = info["cpu"];
+  std::string features;
+  for (const auto& name : cpu["features"]) features += " " + name.get<std::string>();
+  std::string engines;
+  for (const auto& name : info["libtorch"]["quantized_engines"]) engines += " " + name.get<std::string>();
+  std::cout << "cpu             " << cpu["model"].get<std::string>() << ", " << cpu["cores"] << " cores, "
+            << cpu["logical_processors"] << " threads\n"
+            << "features       " << (features.empty() ? " (none of note)" : features) << "\n"
+            << "bf16            " << (cpu["native_bf16"].get<bool>() ? "native (AVX512_BF16 or AMX)" : "not native here: --precision bf16 runs float32") << "\n"
+            << "int8 dot        " << (cpu["native_int8_dot"].get<bool>() ? "native (VNNI or AMX)" : "not native (AVX2 multiply-add)") << "\n"
+            << "libtorch        " << info["libtorch"]["version"].get<std::string>() << ", "
+            << info["libtorch"]["threads"] << " threads, oneDNN " << (info["libtorch"]["onednn"].get<bool>() ? "yes" : "no")
+            << ", quantized engines" << (engines.empty() ? " none" : engines) << "\n"
+            << "cuda            " << (info["cuda"]["available"].get<bool>() ? std::to_string(info["cuda"]["devices"].get<int>()) + " devices" : "none") << "\n";
+  return 0;
+}
+
+}  // namespace
 
 void add_model_commands(CLI::App& app, Action& action) {
   {
     auto* cmd = app.add_subcommand("info", "Show a model file's format, architecture, sizes and parameter count");
     auto args = std::make_shared<ModelArgs>();
     auto json = std::make_shared<bool>(false);
-    cmd->add_option("model", args->model, "weights file or folder")->required();
+    auto system = std::make_shared<bool>(false);
+    cmd->add_option("model", args->model, "weights file or folder");
     cmd->add_option("-c,--checkpoint", args->checkpoint, "ActionCLIP training checkpoint to apply");
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->add_flag("--verify", args->verify, "also check every tensor against the archive's CRC-32 (corrupt downloads)");
-    cmd->callback([&action, args, json] {
-      action = [args, json] {
+    cmd->add_flag("--system", *system, "this machine instead: CPU features, the precisions that are fast here, libtorch, CUDA");
+    cmd->callback([&action, args, json, system] {
+      action = [args, json, system] {
+        if (*system) return print_system_info(*json);
+        if (args->model.empty()) throw Error("info needs a MODEL file or folder (or --system)");
         auto loaded = load_model_from_args(*args, false);
         const auto& c = loaded.model->clip->config();
         int64_t clip_params = 0, prompt_params = 0;
