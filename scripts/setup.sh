@@ -10,6 +10,7 @@ packages=(build-essential cmake pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev
   libgoogle-perftools-dev libcpuinfo-dev
+  libgloo-dev  # the headers of c10d's Gloo process group (data-parallel training)
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev  # model downloads; the tests' loopback mirror
   ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship
 missing=()

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -85,7 +86,11 @@ VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::
 
 void configure_threads(int threads) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads > 0 ? threads : cores);
+  // The ranks of a data-parallel job on one machine share its cores (torchrun and --nproc set
+  // LOCAL_WORLD_SIZE); -t wins.
+  const char* local_ranks = std::getenv("LOCAL_WORLD_SIZE");
+  const int sharing = local_ranks ? std::max(1, std::atoi(local_ranks)) : 1;
+  torch::set_num_threads(threads > 0 ? threads : std::max(1, cores / sharing));
 }
 
 std::vector<std::string> resolve_labels(const std::string& inline_labels, const std::string& labels_file, bool humanize) {

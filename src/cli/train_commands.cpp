@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "actionclip/dist/sharded_eval.h"
 #include "actionclip/eval/metrics.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/io/npy.h"
@@ -14,6 +15,7 @@
 #include "actionclip/util/error.h"
 #include "commands.h"
 
+#include "distributed.h"
 namespace actionclip::cli {
 namespace {
 
@@ -41,6 +43,7 @@ struct TrainArgs {
   uint64_t shots_seed = 0;
   bool quiet = false, json = false;
 };
+  DistArgs dist;
 
 TrainConfig config_from(const TrainArgs& a, const std::string& default_pretrained = "") {
   auto config = TrainConfig::load(a.config, default_pretrained);
@@ -64,6 +67,7 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
 }
 
 struct EvalArgs {
+  add_dist_options(cmd, a.dist);
   ModelArgs model;
   std::string list, labels, labels_file, templates, views = "1x1", confusion, scores;
   DataConfig data;  // list reading (format, root, split, humanize) when no config gives it
@@ -80,7 +84,7 @@ struct EvalModel {
   ViewScorer classifier;
 };
 
-EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config) {
+EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config, std::shared_ptr<dist::ProcessGroup> group) {
   EvalModel out;
   if (!config) {
     if (a.model.model.empty()) throw Error("eval needs --model, or --config with the model's settings");
@@ -98,7 +102,8 @@ EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config) {
     return out;
   }
   std::cerr << "few-shot: fine-tuning on " << a.few_shot.shots << " videos per class (seed " << a.few_shot.shots_seed << ")\n";
-  Trainer trainer(*config);
+  config->device = rank_device(config->device);
+  Trainer trainer(*config, group);
   TrainRunOptions run;
   run.progress = !a.quiet;
   trainer.run(run);
@@ -109,7 +114,8 @@ EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config) {
   return out;
 }
 
-int run_eval(const EvalArgs& a) {
+int run_eval(const EvalArgs& a, std::shared_ptr<dist::ProcessGroup> group) {
+  const bool main = !group || group->is_main();
   std::optional<TrainConfig> config;
   if (!a.few_shot.config.empty()) {
     auto recipe = a.few_shot;
@@ -144,16 +150,17 @@ int run_eval(const EvalArgs& a) {
       throw Error("the unimodal baseline's classifier scores the " + std::to_string(trained) + " labels of " +
                   config->data.label_list + "; the evaluation names " + std::to_string(class_names.size()));
   }
-  auto model = eval_model(a, config);
+  auto model = eval_model(a, config, group);
   auto& loaded = model.loaded;
   const auto records = read_annotations(list, data, class_names, false);
-  for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
+  if (main)
+    for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";
   if (records.records.empty()) throw FileError(list, "no usable videos");
 
   // One device for training and scoring: the command line's, else the config's.
   const std::string device = config && !given("--device") ? config->device : a.model.device;
   auto options = video_encoder_options(loaded, a.views, a.batch, a.workers, a.model);
-  options.device = parse_device(device);
+  options.device = parse_device(rank_device(device));
   if (config) {
     options.views.input_size = configured_input_size(*config, loaded.model->clip->config());
     if (!given("--image-tmpl")) options.views.frame_template = config->data.image_tmpl;
@@ -174,11 +181,15 @@ int run_eval(const EvalArgs& a) {
       return video_label_probabilities(v, label_embeddings, scale);
     };
   }
-  Progress progress("eval", static_cast<int64_t>(records.records.size()), !a.quiet);
-  auto result = evaluate(encoder, scorer, records.records, static_cast<int64_t>(class_names.size()), &progress);
+  Progress progress("eval", static_cast<int64_t>(records.records.size()), !a.quiet && main);
+  const auto classes = static_cast<int64_t>(class_names.size());
+  auto result = group ? dist::evaluate_sharded(*group, encoder, scorer, records.records, classes,
+                                               static_cast<size_t>(options.batch_size), &progress)
+                      : evaluate(encoder, scorer, records.records, classes, &progress);
   progress.finish();
   for (const auto& f : result.failures) std::cerr << "actionclip: failed: " << f << "\n";
   if (!a.confusion.empty() && result.videos() && !result.multi_label)
+  if (!main) return result.failures.empty() ? 0 : 2;  // rank 0 reports and writes
     write_confusion_csv(a.confusion, confusion_matrix(result.scores, result.labels, static_cast<int64_t>(class_names.size())),
                         class_names);
   if (!a.scores.empty() && result.videos()) {
@@ -203,19 +214,24 @@ void add_train_commands(CLI::App& app, Action& action) {
     cmd->add_option("--resume", a->resume, "continue from a trainer checkpoint (last.pt)");
     cmd->callback([&action, a] {
       action = [a] {
-        Trainer trainer(config_from(*a));
-        TrainRunOptions run;
-        run.resume = a->resume;
-        run.progress = !a->quiet;
-        auto summary = trainer.run(run);
-        nlohmann::json out = {{"epochs", summary.epochs_completed}, {"optimizer_steps", summary.optimizer_steps},
-                              {"last_loss", summary.last_loss},      {"best", summary.best_top1},
-                              {"skipped_items", summary.skipped_items}, {"checkpoint", summary.last_checkpoint},
-                              {"best_model", summary.best_model}};
-        if (summary.last_evaluation.videos()) out["validation"] = evaluation_json(summary.last_evaluation);
-        if (a->json) print_json(out);
-        else std::cout << "trained " << summary.epochs_completed << " epochs; best model " << summary.best_model << "\n";
-        return 0;
+        auto config = config_from(*a);
+        return run_as_rank(a->dist, config.device, [a, config](std::shared_ptr<dist::ProcessGroup> group) mutable {
+          config.device = rank_device(config.device);
+          Trainer trainer(config, group);
+          TrainRunOptions run;
+          run.resume = a->resume;
+          run.progress = !a->quiet;
+          auto summary = trainer.run(run);
+          if (group && !group->is_main()) return 0;  // rank 0 reports
+          nlohmann::json out = {{"epochs", summary.epochs_completed}, {"optimizer_steps", summary.optimizer_steps},
+                                {"last_loss", summary.last_loss},      {"best", summary.best_top1},
+                                {"skipped_items", summary.skipped_items}, {"checkpoint", summary.last_checkpoint},
+                                {"best_model", summary.best_model}};
+          if (summary.last_evaluation.videos()) out["validation"] = evaluation_json(summary.last_evaluation);
+          if (a->json) print_json(out);
+          else std::cout << "trained " << summary.epochs_completed << " epochs; best model " << summary.best_model << "\n";
+          return 0;
+        });
       };
     });
   }
@@ -245,11 +261,15 @@ void add_train_commands(CLI::App& app, Action& action) {
     cmd->add_option("--seed", a->few_shot.shots_seed, "seed of the few-shot draw")->capture_default_str();
     cmd->add_option("--config", a->few_shot.config,
                     "the reference's test or zero-shot YAML (model, lists, frames from it), or with --shots the fine-tuning recipe");
+    add_dist_options(cmd, a->few_shot.dist);
     cmd->callback([&action, cmd, a] {
       for (const char* option : {"--device", "--image-tmpl", "--index-bias", "--sampling", "--batch-size", "--workers",
                                  "--list-format", "--root", "--split"})
         if (cmd->count(option)) a->given.insert(option);
-      action = [a] { return run_eval(*a); };
+      action = [a] {
+        return run_as_rank(a->few_shot.dist, a->model.device,
+                           [a](std::shared_ptr<dist::ProcessGroup> group) { return run_eval(*a, group); });
+      };
     });
   }
 }

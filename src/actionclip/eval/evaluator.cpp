@@ -20,6 +20,7 @@ Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::
     }
     scores.push_back(scorer(video.view_features));
     result.paths.push_back(video.path);
+    result.indices.push_back(video.index);
     result.frames.push_back(std::move(video.view_frames));
     const auto& record = records[video.index];
     if (result.multi_label) {
@@ -34,14 +35,18 @@ Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::
   if (scores.empty()) return result;
   result.scores = torch::stack(scores);
   result.labels = torch::stack(labels);
-  if (result.multi_label) {
-    result.mean_ap = mean_average_precision(result.scores, result.labels);
-  } else {
-    result.top1 = top_k_accuracy(result.scores, result.labels, 1);
-    result.top5 = top_k_accuracy(result.scores, result.labels, 5);
-    result.mean_class_accuracy = mean_class_accuracy(result.scores, result.labels);
-  }
+  compute_metrics(result);
   return result;
+}
+
+void compute_metrics(Evaluation& e) {
+  if (e.multi_label) {
+    e.mean_ap = mean_average_precision(e.scores, e.labels);
+  } else {
+    e.top1 = top_k_accuracy(e.scores, e.labels, 1);
+    e.top5 = top_k_accuracy(e.scores, e.labels, 5);
+    e.mean_class_accuracy = mean_class_accuracy(e.scores, e.labels);
+  }
 }
 
 }  // namespace actionclip

@@ -20,6 +20,7 @@ struct Evaluation {
   torch::Tensor scores;  // [N, C] for the videos that could be read
   torch::Tensor labels;  // [N] or [N, C] multi-hot
   std::vector<std::string> paths;               // [N] the scored videos
+  std::vector<size_t> indices;                  // [N] their positions in the records evaluated
   std::vector<std::vector<ViewFrames>> frames;  // [N] the frames of each of their views
   std::vector<std::string> failures;
   bool multi_label = false;
@@ -28,6 +29,9 @@ struct Evaluation {
   double top1 = 0, top5 = 0, mean_class_accuracy = 0, mean_ap = 0;
   size_t videos() const { return scores.defined() ? static_cast<size_t>(scores.size(0)) : 0; }
 };
+
+// Fills in top-1/top-5/mean class accuracy, or mAP, from `scores` and `labels`.
+void compute_metrics(Evaluation& evaluation);
 
 // Frames are sampled within each record's num_frames when the list gives one, as the reference does.
 Evaluation evaluate(VideoEncoder& encoder, const ViewScorer& scorer, const std::vector<data::VideoRecord>& records,

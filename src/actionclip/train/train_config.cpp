@@ -193,6 +193,10 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   network.read("reference_conv1d", n.reference_conv1d);
   network.read("freeze_bn", n.freeze_bn);
   network.read("baseline", n.baseline);
+  network.read("sync_bn", n.sync_bn);
+  if (n.sync_bn)
+    throw FileError(source, "network.sync_bn: true is not supported: batch-norm statistics stay per rank in distributed "
+                            "training (remove the key, or use a ViT, which has no batch norm)");
   network.accept({"type"});
   if (data.has("dataset") || network.has("type"))
     notice("data.dataset and network.type only name the reference's output folder (exp/<type>/<arch>/<dataset>); "
@@ -223,6 +227,7 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   solver.read("grad_accumulation", s.grad_accumulation);
   solver.read("precision", s.precision);
   solver.read("evaluate", s.evaluate);
+  solver.read("local_loss", s.local_loss);
   solver.accept_unread({"epoch_offset", "loss_type"}, unread);
   // Read by the reference only for other optimisers or schedules.
   if (s.optim != "sgd" && solver.has("momentum")) unread.push_back("solver.momentum (sgd only)");

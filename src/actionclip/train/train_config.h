@@ -52,6 +52,7 @@ struct NetworkConfig {
   bool reference_conv1d = true;
   bool freeze_bn = false;      // ResNet batch norm in eval mode (fixed running statistics) while training
   std::string baseline;        // "unimodal": linear classifier + cross-entropy instead of text matching
+  bool sync_bn = false;        // distributed: batch-norm statistics over all ranks (refused: not implemented)
 };
 
 struct SolverConfig {
@@ -75,6 +76,7 @@ struct SolverConfig {
   int grad_accumulation = 1;
   std::string precision = "fp32";  // fp32 or bf16 (autocast)
   bool evaluate = false;           // reference key: only evaluate
+  bool local_loss = false;         // distributed: each rank's rows against the global batch (open_clip's)
 };
 
 struct LoggingConfig {

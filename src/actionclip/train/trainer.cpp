@@ -6,14 +6,13 @@
 #include <random>
 
 #include "actionclip/data/labels.h"
+#include "actionclip/dist/gradient_sync.h"
+#include "actionclip/dist/process_group.h"
+#include "actionclip/dist/sharded_eval.h"
 #include "actionclip/inference/text_embedder.h"
-#include "actionclip/io/atomic_file.h"
-#include "actionclip/io/torch_file.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/configured_model.h"
-#include "actionclip/train/contrastive_loss.h"
 #include "actionclip/train/optimizer.h"
-#include "actionclip/util/autocast.h"
 #include "actionclip/util/error.h"
 #include "actionclip/util/ordered_prefetcher.h"
 
@@ -75,9 +74,16 @@ void reinitialize(torch::nn::Module& target, torch::nn::Module& fresh, bool visu
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch::kCPU) {
+Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::ProcessGroup> group)
+    : config_(std::move(config)), group_(std::move(group)), device_(torch::kCPU) {
   device_ = torch::Device(config_.device);
-  for (const auto& line : config_.notices) std::cerr << "actionclip: " << line << "\n";
+  if (is_main_rank())
+    for (const auto& line : config_.notices) std::cerr << "actionclip: " << line << "\n";
+  const int ranks = group_ ? group_->size() : 1;
+  if (config_.data.batch_size % ranks != 0)
+    throw FileError(config_.source, "data.batch_size " + std::to_string(config_.data.batch_size) +
+                                        " is the global batch and must split evenly over the " + std::to_string(ranks) +
+                                        " ranks");
   schedule_ = LearningRateSchedule::from_config(config_.solver, config_.source);
   if (config_.data.train_list.empty() && !config_.solver.evaluate)
     throw FileError(config_.source, "data.train_list is required for training");
@@ -95,8 +101,8 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch
   build_model();
   start_epoch_ = config_.solver.start_epoch;
 
-  auto report = [](const std::string& what, const data::AnnotationReport& r) {
-    if (r.skipped == 0) return;
+  auto report = [this](const std::string& what, const data::AnnotationReport& r) {
+    if (r.skipped == 0 || !is_main_rank()) return;
     std::cerr << "actionclip: " << what << ": skipped " << r.skipped << " entries\n";
     for (size_t i = 0; i < r.problems.size() && i < 5; ++i) std::cerr << "  " << r.problems[i] << "\n";
     if (r.problems.size() > 5) std::cerr << "  ... and " << r.problems.size() - 5 << " more\n";
@@ -120,9 +126,24 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)), device_(torch
     val_records_ = std::move(val.records);
   }
   build_optimizer();
+  if (ranks > 1) {
+    std::vector<torch::Tensor> trained;
+    for (auto& g : optimizer_->param_groups())
+      for (auto& p : g.params()) trained.push_back(p);
+    gradient_averager_ = std::make_unique<dist::GradientAverager>(*group_, std::move(trained));
+  }
 }
 
 Trainer::~Trainer() = default;
+
+bool Trainer::is_main_rank() const { return !group_ || group_->is_main(); }
+
+double Trainer::mean_over_ranks(double value) {
+  if (!group_ || group_->size() == 1) return value;
+  std::vector<torch::Tensor> sum{torch::tensor({value}, torch::kFloat64)};
+  group_->all_reduce_sum(sum);
+  return sum[0].item<double>() / group_->size();
+}
 
 void Trainer::build_model() {
   const auto& n = config_.network;
@@ -173,31 +194,6 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() {
   return out;
 }
 
-std::string Trainer::text_for(const Sample& sample) const {
-  // One template per training example, drawn from the sample's own seed.
-  std::mt19937_64 rng(derive_seed(sample.seed, 0x74656d706cull));
-  const auto& templ = templates_.templates[uniform_below(rng, templates_.templates.size())];
-  const auto label = sample.labels[uniform_below(rng, sample.labels.size())];
-  return apply_template(templ, class_names_[static_cast<size_t>(label)]);
-}
-
-torch::Tensor Trainer::training_loss(const Batch& batch) {
-  AutocastScope autocast(config_.solver.precision == "bf16", device_);
-  auto video = model_->encode_video(batch.frames.to(device_));
-  if (classifier_) {
-    auto logits = classifier_(video).to(torch::kFloat32);
-    auto labels = batch.labels.to(device_);
-    return train_set_->multi_label() ? torch::binary_cross_entropy_with_logits(logits, labels)
-                                     : torch::cross_entropy_loss(logits, labels);
-  }
-  std::vector<std::string> texts;
-  for (const auto& s : batch.samples) texts.push_back(text_for(s));
-  TextEmbedder tokenize_only(model_, tokenizer_);
-  auto text = model_->encode_text(tokenize_only.tokenize(texts).to(device_));
-  return symmetric_kl_loss(video.to(torch::kFloat32), text.to(torch::kFloat32), batch.labels,
-                           model_->clip->logit_scale);
-}
-
 Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Progress* progress) {
   model_->eval();
   VideoEncoderOptions options;
@@ -217,7 +213,10 @@ Evaluation Trainer::validate(const std::vector<data::VideoRecord>& records, Prog
     labels = embedder.embed_labels(class_names_, templates_);
     scorer = [&labels](const torch::Tensor& views) { return video_label_probabilities(views, labels); };
   }
-  auto result = evaluate(encoder, scorer, records, static_cast<int64_t>(class_names_.size()), progress);
+  const auto classes = static_cast<int64_t>(class_names_.size());
+  auto result = group_ ? dist::evaluate_sharded(*group_, encoder, scorer, records, classes,
+                                                static_cast<size_t>(options.batch_size), progress)
+                       : evaluate(encoder, scorer, records, classes, progress);
   model_->train();
   return result;
 }
@@ -230,121 +229,23 @@ ViewScorer Trainer::classifier_scorer() {
   };
 }
 
-void Trainer::save_checkpoint(const std::string& path, int epoch, int64_t batch_in_epoch) {
-  torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive model_archive, optimizer_archive;
-  model_->save(model_archive);
-  archive.write("model", model_archive);
-  if (classifier_) {
-    torch::serialize::OutputArchive classifier_archive;
-    classifier_->save(classifier_archive);
-    archive.write("classifier", classifier_archive);
-  }
-  optimizer_->save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
-  archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
-  archive.write("batch_in_epoch", torch::tensor(batch_in_epoch));
-  archive.write("optimizer_steps", torch::tensor(optimizer_steps_));
-  archive.write("best_top1", torch::tensor(best_top1_, torch::kFloat64));
-  archive.write("seed", torch::tensor(static_cast<int64_t>(config_.seed)));
-  archive.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
-  archive.write("config", c10::IValue(config_.source_text));
-  io::write_file_atomically(path, [&](std::ostream& out) { archive.save_to(out); });
-}
-
-void Trainer::load_checkpoint(const std::string& path) {
-  // The restricted reader looks at the file first: a reference checkpoint (torch.save) is read
-  // by it alone, and this trainer's own last.pt (a TorchScript archive of attributes) reaches
-  // libtorch's loader only when it declares no methods, so no code in the file can run.
-  {
-    io::TorchFile vetted(path);
-    if (vetted.layout() != io::TorchFileLayout::TorchScript) {
-      resume_reference_checkpoint(path);
-      return;
-    }
-    if (vetted.declares_methods())
-      throw FileError(path, "is a TorchScript archive with code (a model?), not a checkpoint written by actionclip train; "
-                            "its code is never run");
-  }
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-  } catch (const c10::Error& e) {
-    throw FileError(path, std::string("cannot read as a training checkpoint: ") + e.what_without_backtrace());
-  }
-  try {
-    torch::serialize::InputArchive model_archive, optimizer_archive;
-    archive.read("model", model_archive);
-    model_->load(model_archive);
-    if (classifier_) {
-      torch::serialize::InputArchive classifier_archive;
-      archive.read("classifier", classifier_archive);
-      classifier_->load(classifier_archive);
-    }
-    archive.read("optimizer", optimizer_archive);
-    optimizer_->load(optimizer_archive);
-    torch::Tensor epoch, batch, steps, best, rng;
-    archive.read("epoch", epoch);
-    archive.read("batch_in_epoch", batch);
-    archive.read("optimizer_steps", steps);
-    archive.read("best_top1", best);
-    archive.read("torch_rng", rng);
-    start_epoch_ = static_cast<int>(epoch.item<int64_t>());
-    start_batch_ = batch.item<int64_t>();
-    optimizer_steps_ = steps.item<int64_t>();
-    best_top1_ = best.item<double>();
-    auto generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
-  } catch (const c10::Error& e) {
-    throw FileError(path, std::string("not a trainer checkpoint of this configuration: ") + e.what_without_backtrace());
-  }
-  model_->to(device_);
-}
-
-void Trainer::resume_reference_checkpoint(const std::string& path) {
-  auto checkpoint = io::read_checkpoint(path);
-  if (checkpoint.format != io::CheckpointFormat::ActionClipCheckpoint || !checkpoint.epoch)
-    throw FileError(path, "is neither a trainer checkpoint (last.pt) nor an ActionCLIP checkpoint with its epoch");
-  normalize_time_embedding(checkpoint.clip);
-  assign_state(*model_->clip, checkpoint.clip, path, "CLIP");
-  if (model_->fusion->has_parameters()) assign_state(*model_->fusion, checkpoint.fusion, path, "visual prompt");
-  // The reference saves the epoch it has just trained and starts again there; it restores no
-  // optimizer state either.
-  start_epoch_ = static_cast<int>(*checkpoint.epoch);
-  start_batch_ = 0;
-}
-
-void Trainer::append_metrics(const nlohmann::json& row) {
-  const bool csv = config_.logging.metrics_format == "csv";
-  const auto path = fs::path(config_.logging.output_dir) / (csv ? "metrics.csv" : "metrics.jsonl");
-  const bool fresh = !fs::exists(path);
-  std::ofstream out(path, std::ios::app);
-  if (!out) throw FileError(path.string(), "cannot append metrics");
-  if (!csv) {
-    out << row.dump() << '\n';
-    return;
-  }
-  static const char* kColumns[] = {"epoch", "step", "train_loss", "lr", "videos_per_s", "data_wait_s",
-                                   "skipped", "val_top1", "val_top5", "val_mean_class", "val_map"};
-  if (fresh) {
-    for (size_t i = 0; i < std::size(kColumns); ++i) out << (i ? "," : "") << kColumns[i];
-    out << '\n';
-  }
-  for (size_t i = 0; i < std::size(kColumns); ++i) {
-    out << (i ? "," : "");
-    if (row.contains(kColumns[i])) out << row[kColumns[i]].dump();
-  }
-  out << '\n';
-}
-
 TrainSummary Trainer::run(const TrainRunOptions& run) {
   TrainSummary summary;
   const auto& c = config_;
-  fs::create_directories(c.logging.output_dir);
+  const bool main = is_main_rank(), show_progress = run.progress && main;
+  const auto rank = static_cast<size_t>(group_ ? group_->rank() : 0), ranks = static_cast<size_t>(group_ ? group_->size() : 1);
+  if (main) fs::create_directories(c.logging.output_dir);
   const auto checkpoint_path = (fs::path(c.logging.output_dir) / "last.pt").string();
   const auto best_path = (fs::path(c.logging.output_dir) / "best.safetensors").string();
   const auto resume = run.resume.empty() ? c.resume : run.resume;
   if (!resume.empty()) load_checkpoint(resume);
+  if (ranks > 1) {
+    // Every rank starts from rank 0's weights (and batch-norm statistics), as DDP does.
+    std::vector<torch::Tensor> state;
+    for (auto& p : named_state()) state.push_back(p.second);
+    for (auto& b : model_->buffers()) state.push_back(b);
+    dist::broadcast_from_main(*group_, state);
+  }
 
   const nlohmann::json export_metadata = {{"labels", class_names_}, {"templates", templates_.templates}};
   if (c.solver.evaluate) {
@@ -362,15 +263,19 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
     const int64_t first_batch = epoch == start_epoch_ ? start_batch_ : 0;
     // Dropout draws from torch's global generator: seeded per epoch, so a run does not depend on
     // what else used it; inside an epoch a resumed run continues from the checkpoint's state.
-    if (first_batch == 0) torch::manual_seed(derive_seed(c.seed, 0x64726f70ull, static_cast<uint64_t>(epoch)));
+    // Each rank draws its own masks (rank 0 those of one process).
+    if (first_batch == 0) {
+      auto dropout_seed = derive_seed(c.seed, 0x64726f70ull, static_cast<uint64_t>(epoch));
+      torch::manual_seed(rank == 0 ? dropout_seed : derive_seed(dropout_seed, rank));
+    }
     const auto seed = c.seed;
     const auto* dataset = train_set_.get();
     OrderedPrefetcher<Batch> loader(
         static_cast<size_t>(batches - first_batch),
-        [=](size_t i) { return dataset->load_train_batch(seed, epoch, static_cast<size_t>(first_batch) + i); },
+        [=](size_t i) { return dataset->load_train_batch(seed, epoch, static_cast<size_t>(first_batch) + i, rank, ranks); },
         std::max(1, c.data.workers), static_cast<size_t>(std::max(2, c.data.workers * 2)));
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(c.solver.epochs), batches - first_batch,
-                      run.progress);
+                      show_progress);
     progress.set_log_every(c.logging.print_freq);
     double loss_sum = 0;
     int64_t loss_count = 0, videos = 0;
@@ -385,15 +290,19 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
       const double factor = schedule_.factor(schedule_epoch(epoch, b, batches));
       for (size_t g = 0; g < optimizer_->param_groups().size(); ++g)
         optimizer_->param_groups()[g].options().set_lr(base_learning_rates_[g] * factor);
+      if (batch.samples.empty() && ranks > 1)
+        throw Error("rank " + std::to_string(rank) + ": no video of its share of batch " + std::to_string(b) +
+                    " could be loaded (see above)");
       if (!batch.samples.empty()) {
         auto loss = training_loss(batch);
         (loss / accumulation).backward();
-        loss_sum += loss.item<double>();
+        loss_sum += mean_over_ranks(loss.item<double>());
         ++loss_count;
-        videos += static_cast<int64_t>(batch.samples.size());
+        videos += static_cast<int64_t>(batch.samples.size() * ranks);
       }
       const bool step_now = (b + 1) % accumulation == 0 || b + 1 == batches;
       if (step_now) {
+        if (gradient_averager_) gradient_averager_->average();
         if (c.solver.clip_gradient > 0) {
           std::vector<torch::Tensor> params;
           for (auto& group : optimizer_->param_groups())
@@ -439,7 +348,7 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
     const bool validate_now =
         !val_records_.empty() && (epoch % c.logging.eval_freq == 0 || epoch + 1 == c.solver.epochs);
     if (validate_now) {
-      Progress val_progress("validate", static_cast<int64_t>(val_records_.size()), run.progress);
+      Progress val_progress("validate", static_cast<int64_t>(val_records_.size()), show_progress);
       summary.last_evaluation = validate(val_records_, &val_progress);
       val_progress.finish();
       const auto& e = summary.last_evaluation;
@@ -448,10 +357,10 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
       else row["val_top1"] = e.top1, row["val_top5"] = e.top5, row["val_mean_class"] = e.mean_class_accuracy;
       if (score > best_top1_) {
         best_top1_ = score;
-        save_model(best_path, model_, export_metadata);
+        if (main) save_model(best_path, model_, export_metadata);
         summary.best_model = best_path;
       }
-      if (run.progress)
+      if (show_progress)
         std::cerr << "epoch " << epoch + 1 << ": loss " << summary.last_loss << ", val "
                   << (e.multi_label ? "mAP " : "top-1 ") << score << " (best " << best_top1_ << ")\n";
     }
@@ -463,7 +372,7 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
     if (run.stop_after_epochs >= 0 && epochs_this_run >= run.stop_after_epochs) break;
   }
   if (val_records_.empty() && summary.epochs_completed == c.solver.epochs) {
-    save_model(best_path, model_, export_metadata);  // no validation: the final weights
+    if (main) save_model(best_path, model_, export_metadata);  // no validation: the final weights
     summary.best_model = best_path;
   }
   summary.optimizer_steps = optimizer_steps_;
@@ -471,6 +380,7 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
   summary.last_checkpoint = checkpoint_path;
   start_epoch_ = summary.epochs_completed;
   start_batch_ = 0;
+  if (group_) group_->barrier();  // rank 0, which hosts the rendezvous, leaves last
   return summary;
 }
 

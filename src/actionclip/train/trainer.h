@@ -17,6 +17,10 @@
 #include "actionclip/train/video_dataset.h"
 
 namespace actionclip {
+namespace dist {
+class ProcessGroup;
+class GradientAverager;
+}  // namespace dist
 
 struct TrainRunOptions {
   std::string resume;              // trainer checkpoint to continue from (overrides config.resume)
@@ -38,9 +42,11 @@ struct TrainSummary {
   double videos_per_second = 0, data_wait_seconds = 0, train_seconds = 0;
 };
 
+// With a process group of several ranks, each rank trains on its shard of every batch (the
+// config's batch size is the global one); rank 0 alone writes files and reports progress.
 class Trainer {
  public:
-  explicit Trainer(TrainConfig config);
+  explicit Trainer(TrainConfig config, std::shared_ptr<dist::ProcessGroup> group = nullptr);
   ~Trainer();
 
   TrainSummary run(const TrainRunOptions& options = {});
@@ -68,8 +74,13 @@ class Trainer {
   void append_metrics(const nlohmann::json& row);
   torch::Tensor training_loss(const Batch& batch);
   std::string text_for(const Sample& sample) const;
+  bool is_main_rank() const;
+  // The mean over ranks of a per-rank value (the value itself in one process).
+  double mean_over_ranks(double value);
 
   TrainConfig config_;
+  std::shared_ptr<dist::ProcessGroup> group_;
+  std::unique_ptr<dist::GradientAverager> gradient_averager_;
   torch::Device device_;
   std::vector<std::string> class_names_;
   TemplateSet templates_;

@@ -65,14 +65,15 @@ VideoDataset::VideoDataset(std::vector<data::VideoRecord> records, const DataCon
 
 size_t VideoDataset::batches_per_epoch() const { return records_.size() / static_cast<size_t>(config_.batch_size); }
 
-std::vector<size_t> VideoDataset::batch_records(uint64_t seed, int epoch, size_t index) const {
+std::vector<size_t> VideoDataset::batch_records(uint64_t seed, int epoch, size_t index, size_t shard,
+                                                size_t shards) const {
   std::vector<size_t> order(records_.size());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(derive_seed(seed, 0x6f72646572ull, static_cast<uint64_t>(epoch)));
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);  // Fisher-Yates
-  const auto begin = index * static_cast<size_t>(config_.batch_size);
-  return {order.begin() + static_cast<std::ptrdiff_t>(begin),
-          order.begin() + static_cast<std::ptrdiff_t>(begin + static_cast<size_t>(config_.batch_size))};
+  const auto share = static_cast<size_t>(config_.batch_size) / shards;
+  const auto begin = index * static_cast<size_t>(config_.batch_size) + shard * share;
+  return {order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(begin + share)};
 }
 
 Sample VideoDataset::load_train_sample(size_t record_index, uint64_t sample_seed) const {
@@ -98,9 +99,9 @@ Sample VideoDataset::load_train_sample(size_t record_index, uint64_t sample_seed
   return sample;
 }
 
-Batch VideoDataset::load_train_batch(uint64_t seed, int epoch, size_t index) const {
+Batch VideoDataset::load_train_batch(uint64_t seed, int epoch, size_t index, size_t shard, size_t shards) const {
   Batch batch;
-  for (const auto record : batch_records(seed, epoch, index)) {
+  for (const auto record : batch_records(seed, epoch, index, shard, shards)) {
     try {
       batch.samples.push_back(
           load_train_sample(record, derive_seed(seed, static_cast<uint64_t>(epoch) + 1, record + 1)));

@@ -45,10 +45,12 @@ class VideoDataset {
 
   // Batches per epoch (incomplete last batch dropped, as the reference's loader does).
   size_t batches_per_epoch() const;
-  // The records of batch `index` in `epoch`: a seeded permutation per epoch.
-  std::vector<size_t> batch_records(uint64_t seed, int epoch, size_t index) const;
-  // Loads and augments a training batch; failed records are left out and reported.
-  Batch load_train_batch(uint64_t seed, int epoch, size_t index) const;
+  // The records of batch `index` in `epoch`: a seeded permutation per epoch. In a job of `shards`
+  // ranks, shard `shard` is its share of the batch: consecutive records, so the ranks' shards
+  // concatenated in rank order are the one-process batch.
+  std::vector<size_t> batch_records(uint64_t seed, int epoch, size_t index, size_t shard = 0, size_t shards = 1) const;
+  // Loads and augments (a shard of) a training batch; failed records are left out and reported.
+  Batch load_train_batch(uint64_t seed, int epoch, size_t index, size_t shard = 0, size_t shards = 1) const;
 
   Sample load_train_sample(size_t record, uint64_t sample_seed) const;
 
