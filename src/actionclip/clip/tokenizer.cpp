@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <sstream>
@@ -394,6 +395,15 @@ std::vector<std::pair<size_t, size_t>> pretokenize(const Text& s) {
   return spans;
 }
 
+// The reference's whitespace_clean(basic_clean(text)).lower(), where basic_clean is ftfy.fix_text
+// (here its final NFC step) and html.unescape twice, cut into its pre-tokens (UTF-8).
+std::vector<std::string> cleaned_pieces(const std::string& text) {
+  const Text clean = lowercase(whitespace_clean(html_unescape(html_unescape(nfc_code_points(text)))));
+  std::vector<std::string> pieces;
+  for (const auto& [begin, end] : pretokenize(clean)) pieces.push_back(to_utf8(clean.data() + begin, clean.data() + end));
+  return pieces;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files
 
@@ -494,6 +504,7 @@ struct Tokenizer::Vocabulary {
   std::array<int32_t, 256> byte_ids{};         // a byte inside a word
   std::array<int32_t, 256> final_byte_ids{};   // the same byte ending a word ("</w>" appended)
   std::unordered_map<uint64_t, Merge> merges;  // (left, right) -> merge
+  std::vector<std::string> tokens;             // id -> token
   int64_t sot = 0, eot = 0, size = 0;
 
   // Pre-token -> ids, as the reference caches; cleared when full, so arbitrary input cannot grow it
@@ -510,7 +521,8 @@ struct Tokenizer::Vocabulary {
     return it == merges.end() ? kNoMerge : it->second.rank;
   }
 
-  std::vector<int32_t> bpe(std::string_view word) const;
+  // Adds the (left, right) keys of the merges it makes to `applied`, when given.
+  std::vector<int32_t> bpe(std::string_view word, std::set<uint64_t>* applied = nullptr) const;
   void append_bpe(const std::string& word, std::vector<int64_t>& ids) const;
 };
 
@@ -546,13 +558,15 @@ std::shared_ptr<const Tokenizer::Vocabulary> Tokenizer::Vocabulary::assemble(con
   int32_t largest = 0;
   for (const auto& entry : encoder) largest = std::max(largest, entry.second);
   vocab->size = int64_t(largest) + 1;
+  vocab->tokens.resize(static_cast<size_t>(vocab->size));
+  for (const auto& [token, id] : encoder) vocab->tokens[static_cast<size_t>(id)] = token;
   return vocab;
 }
 
 // The reference's bpe(): repeatedly merges every occurrence (left to right) of the adjacent pair
 // with the lowest rank. ranks[i] caches the rank of (symbols[i], symbols[i+1]) so that only pairs
 // next to a merge are looked up again.
-std::vector<int32_t> Tokenizer::Vocabulary::bpe(std::string_view word) const {
+std::vector<int32_t> Tokenizer::Vocabulary::bpe(std::string_view word, std::set<uint64_t>* applied) const {
   std::vector<int32_t> symbols(word.size());
   for (size_t i = 0; i < word.size(); ++i)
     symbols[i] = (i + 1 < word.size() ? byte_ids : final_byte_ids)[static_cast<uint8_t>(word[i])];
@@ -565,6 +579,7 @@ std::vector<int32_t> Tokenizer::Vocabulary::bpe(std::string_view word) const {
     const size_t at = static_cast<size_t>(best - ranks.begin());
     const int32_t left = symbols[at], right = symbols[at + 1];
     const int32_t merged = merges.at(pair_key(left, right)).result;
+    if (applied) applied->insert(pair_key(left, right));
 
     size_t out = 0;
     bool previous_merged = false;
@@ -645,43 +660,42 @@ Tokenizer Tokenizer::from_openai_bpe(const std::string& bpe_gz_path) {
 }
 
 Tokenizer Tokenizer::from_hf_files(const std::string& vocab_json_path, const std::string& merges_txt_path) {
+  return from_hf_text(read_file(vocab_json_path), read_file(merges_txt_path), vocab_json_path, merges_txt_path);
+}
+
+Tokenizer Tokenizer::from_hf_text(const std::string& vocab_json, const std::string& merges_txt,
+                                  const std::string& vocab_source, const std::string& merges_source) {
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(read_file(vocab_json_path));
+    json = nlohmann::json::parse(vocab_json);
   } catch (const nlohmann::json::exception& e) {
-    throw FileError(vocab_json_path, std::string("not valid JSON: ") + e.what());
+    throw FileError(vocab_source, std::string("not valid JSON: ") + e.what());
   }
-  if (!json.is_object()) throw FileError(vocab_json_path, "expected a JSON object mapping tokens to ids");
+  if (!json.is_object()) throw FileError(vocab_source, "expected a JSON object mapping tokens to ids");
   Vocabulary::Encoder encoder;
   encoder.reserve(json.size());
   for (const auto& [token, id] : json.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max())
-      throw FileError(vocab_json_path, "token \"" + token + "\" has id " + id.dump() + ", not a non-negative integer");
+      throw FileError(vocab_source, "token \"" + token + "\" has id " + id.dump() + ", not a non-negative integer");
     encoder.emplace(token, id.get<int32_t>());
   }
 
-  const std::string content = read_file(merges_txt_path);
-  const std::vector<std::string_view> lines = split_lines(content);
+  const std::vector<std::string_view> lines = split_lines(merges_txt);
   std::vector<MergeLine> merges;
   merges.reserve(lines.size());
   for (size_t k = 0; k < lines.size(); ++k) {
     const bool header = k == 0 && lines[k].substr(0, 8) == "#version";
     const bool blank = lines[k].find_first_not_of(" \t\r\v\f") == std::string_view::npos;
-    if (!header && !blank) merges.push_back(parse_merge(lines[k], k + 1, merges_txt_path));
+    if (!header && !blank) merges.push_back(parse_merge(lines[k], k + 1, merges_source));
   }
-  if (merges.empty()) throw FileError(merges_txt_path, "holds no merges");
-  return Tokenizer(Vocabulary::assemble(encoder, merges, vocab_json_path, merges_txt_path));
+  if (merges.empty()) throw FileError(merges_source, "holds no merges");
+  return Tokenizer(Vocabulary::assemble(encoder, merges, vocab_source, merges_source));
 }
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
-  // The reference: whitespace_clean(basic_clean(text)).lower(), where basic_clean is ftfy.fix_text
-  // (here its final NFC step) and html.unescape twice.
-  const Text clean = lowercase(whitespace_clean(html_unescape(html_unescape(nfc_code_points(text)))));
-
   std::vector<int64_t> ids;
-  ids.reserve(clean.size() / 2);
-  for (const auto& [begin, end] : pretokenize(clean)) {
-    const std::string piece = to_utf8(clean.data() + begin, clean.data() + end);
+  ids.reserve(text.size() / 2);
+  for (const std::string& piece : cleaned_pieces(text)) {
     // Only the exact special strings, which the reference pre-seeds its cache with, map to their ids.
     if (piece == kStartOfText)
       ids.push_back(vocab_->sot);
@@ -691,6 +705,35 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
       vocab_->append_bpe(piece, ids);
   }
   return ids;
+}
+
+Tokenizer::Subset Tokenizer::subset_for(const std::vector<std::string>& texts) const {
+  std::set<uint64_t> applied;
+  for (const auto& text : texts)
+    for (const std::string& piece : cleaned_pieces(text))
+      if (piece != kStartOfText && piece != kEndOfText) vocab_->bpe(piece, &applied);
+
+  std::set<int64_t> kept(vocab_->byte_ids.begin(), vocab_->byte_ids.end());
+  kept.insert(vocab_->final_byte_ids.begin(), vocab_->final_byte_ids.end());
+  kept.insert({vocab_->sot, vocab_->eot});
+  std::vector<std::pair<int32_t, uint64_t>> merges_by_rank;
+  for (const uint64_t pair : applied) {
+    const auto& merge = vocab_->merges.at(pair);
+    kept.insert(merge.result);
+    merges_by_rank.emplace_back(merge.rank, pair);
+  }
+  std::sort(merges_by_rank.begin(), merges_by_rank.end());
+
+  Subset subset;
+  subset.kept_ids.assign(kept.begin(), kept.end());
+  nlohmann::json vocab = nlohmann::json::object();
+  for (size_t id = 0; id < subset.kept_ids.size(); ++id)
+    vocab[vocab_->tokens.at(static_cast<size_t>(subset.kept_ids[id]))] = id;
+  subset.vocab_json = vocab.dump();
+  subset.merges_txt = "#version: 0.2\n";
+  for (const auto& [rank, pair] : merges_by_rank)
+    subset.merges_txt += vocab_->tokens.at(pair >> 32) + " " + vocab_->tokens.at(pair & 0xFFFFFFFFu) + "\n";
+  return subset;
 }
 
 std::vector<int64_t> Tokenizer::tokenize(const std::string& text, int context_length, bool truncate) const {

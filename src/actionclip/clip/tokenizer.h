@@ -20,6 +20,20 @@ class Tokenizer {
   // A Hugging Face CLIP model folder's vocab.json (token -> id) and merges.txt. Throws FileError if
   // either is unreadable or they disagree (a merge whose parts or result vocab.json lacks).
   static Tokenizer from_hf_files(const std::string& vocab_json_path, const std::string& merges_txt_path);
+  // The same two files' contents, already read; errors name `vocab_source` / `merges_source`.
+  static Tokenizer from_hf_text(const std::string& vocab_json, const std::string& merges_txt,
+                                const std::string& vocab_source, const std::string& merges_source);
+
+  // This vocabulary cut down to what `texts` need, in from_hf_text's form: every byte token, the
+  // merges the words of `texts` go through (in rank order), the two specials, renumbered densely
+  // in the original order. It encodes `texts` to the same tokens (under the new ids), and any
+  // other text to tokens it keeps. kept_ids[new id] is the token's id here, for cutting an
+  // embedding table to match.
+  struct Subset {
+    std::string vocab_json, merges_txt;
+    std::vector<int64_t> kept_ids;
+  };
+  Subset subset_for(const std::vector<std::string>& texts) const;
 
   // Token ids of `text` (UTF-8), without SOT/EOT. Throws Error if `text` is not valid UTF-8.
   std::vector<int64_t> encode(const std::string& text) const;

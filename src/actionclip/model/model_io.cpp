@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actionclip/io/safetensors.h"
+#include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/model_names.h"
 #include "actionclip/util/install_paths.h"
 #include "actionclip/util/error.h"
@@ -133,7 +134,9 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   loaded.model->to(options.device);
 
   if (options.load_tokenizer) {
-    if (!checkpoint.hf_vocab_json.empty() && !checkpoint.hf_merges_txt.empty())
+    if (auto carried = metadata_tokenizer(loaded.metadata, path))
+      loaded.tokenizer = std::move(carried);
+    else if (!checkpoint.hf_vocab_json.empty() && !checkpoint.hf_merges_txt.empty())
       loaded.tokenizer = std::make_shared<const Tokenizer>(
           Tokenizer::from_hf_files(checkpoint.hf_vocab_json, checkpoint.hf_merges_txt));
     else
@@ -144,9 +147,12 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   return loaded;
 }
 
-void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata) {
+void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata,
+                torch::Dtype storage) {
   auto tensors = state_of(*model->clip, "");
   for (auto& [k, v] : state_of(*model->fusion, "fusion.")) tensors.emplace(k, v);
+  for (auto& [_, t] : tensors)
+    if (t.is_floating_point()) t = t.to(storage);
   nlohmann::json meta = extra_metadata.is_object() ? extra_metadata : nlohmann::json::object();
   meta["format"] = "actionclip";
   meta["format_version"] = 1;

@@ -38,7 +38,9 @@ struct LoadedModel {
   TemplateSet templates;    // the textual prompts to use when none are named (model_templates)
 };
 
-// PATH: a weights file or folder, or a released CLIP model's name (resolve_model_name).
+// PATH: a weights file or folder, or a released CLIP model's name (resolve_model_name). The
+// tokenizer is the one the file carries (compact_vocabulary's, a Hugging Face folder's), else
+// OpenAI's merges file (find_bpe_file).
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 
 // The one rule for the textual prompts of a model when a command names none: the templates stored
@@ -56,8 +58,10 @@ std::vector<std::string> assign_state(torch::nn::Module& module, const io::Tenso
 void normalize_time_embedding(io::TensorMap& clip_state);
 
 // Writes the project format: CLIP under OpenAI names, the visual prompt under "fusion.",
-// architecture and `extra_metadata` (labels, templates...) as JSON in the header.
-void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata = {});
+// architecture and `extra_metadata` (labels, templates...) as JSON in the header. Floating-point
+// tensors are stored as `storage` (float16 halves the file; loading reads them back as float32).
+void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata = {},
+                torch::Dtype storage = torch::kFloat32);
 
 // The OpenAI BPE merges file: `explicit_path`, else $ACTIONCLIP_BPE, else
 // bpe_simple_vocab_16e6.txt.gz beside the model, else in the installed data folder.

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/model_names.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
@@ -90,10 +91,13 @@ LoadedModel load_configured_model(const TrainConfig& c) {
       auto pretrain = io::read_checkpoint(c.pretrain);
       assign_checkpoint(out.model, pretrain, c.pretrain, true);
     }
-    out.tokenizer = checkpoint.hf_vocab_json.empty()
-                        ? std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, weights)))
-                        : std::make_shared<const Tokenizer>(
-                              Tokenizer::from_hf_files(checkpoint.hf_vocab_json, checkpoint.hf_merges_txt));
+    if (auto carried = metadata_tokenizer(checkpoint.metadata, weights))
+      out.tokenizer = std::move(carried);
+    else
+      out.tokenizer = checkpoint.hf_vocab_json.empty()
+                          ? std::make_shared<const Tokenizer>(Tokenizer::from_openai_bpe(find_bpe_file(n.bpe, weights)))
+                          : std::make_shared<const Tokenizer>(
+                                Tokenizer::from_hf_files(checkpoint.hf_vocab_json, checkpoint.hf_merges_txt));
     out.format = checkpoint.format;
     out.path = weights;
     out.metadata = checkpoint.metadata;
