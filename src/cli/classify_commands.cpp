@@ -69,6 +69,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
     auto k = std::make_shared<int>(5);
     auto json = std::make_shared<bool>(false);
     add_model_options(cmd, *args, false);
+    allow_builtin_model(cmd);
     add_label_options(cmd, *label_args);
     cmd->add_option("image", *images, "image files")->required();
     cmd->add_option("-k,--top-k", *k, "labels to show per image (0: all)")->capture_default_str();
@@ -103,6 +104,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
     auto json = std::make_shared<bool>(false);
     auto quiet = std::make_shared<bool>(false);
     add_model_options(cmd, *args, true);
+    allow_builtin_model(cmd);
     add_label_options(cmd, *label_args);
     cmd->add_option("videos", *inputs, "video files, rawframe folders, folders of videos, or .txt lists")->required();
     cmd->add_option("--views", *views, "CROPSxCLIPS: 1x1 single view, 3x10 = 3 crops x 10 clips")->capture_default_str();

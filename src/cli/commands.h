@@ -12,6 +12,7 @@ void add_embed_commands(CLI::App& app, Action& action);     // embed-text, embed
 void add_classify_commands(CLI::App& app, Action& action);  // zero-shot-image, classify
 void add_synth_command(CLI::App& app, Action& action);      // synth
 void add_bench_command(CLI::App& app, Action& action);      // bench
+void add_demo_command(CLI::App& app, Action& action);       // demo
 void add_train_commands(CLI::App& app, Action& action);     // train, eval
 void add_serve_command(CLI::App& app, Action& action);      // serve
 

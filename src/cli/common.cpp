@@ -12,6 +12,7 @@
 #include "actionclip/data/labels.h"
 #include "actionclip/io/atomic_file.h"
 #include "actionclip/io/npy.h"
+#include "actionclip/model/builtin_model.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip::cli {
@@ -57,6 +58,12 @@ torch::Device parse_device(const std::string& name) {
   return device;
 }
 
+void allow_builtin_model(CLI::App* cmd) {
+  cmd->get_option("--model")->required(false)->description(
+      "weights: OpenAI .pt archive, state dict, HF folder, ActionCLIP checkpoint or .safetensors (default: the "
+      "built-in model, synthetic videos only)");
+}
+
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   LoadOptions options;
   options.checkpoint = args.checkpoint;
@@ -66,6 +73,10 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   options.verify_checksums = args.verify;
   if (!args.prompt.empty()) options.prompt = prompt_type_from_name(args.prompt);
   if (args.frames > 0) options.num_frames = args.frames;
+  if (args.model.empty()) {
+    std::cerr << builtin_model_notice() << "\n";
+    return load_model(builtin_model_path(), options);
+  }
   return load_model(args.model, options);
 }
 

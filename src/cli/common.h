@@ -39,6 +39,9 @@ struct RuntimeArgs {
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options);
 void add_device_option(CLI::App* cmd, std::string& device);
 torch::Device parse_device(const std::string& name);
+// Makes add_model_options' --model optional: without it, load_model_from_args loads the built-in
+// model (builtin_model.h) and says so on stderr.
+void allow_builtin_model(CLI::App* cmd);
 LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer = true);
 
 // Video encoding options for LOADED: --views "CROPSxCLIPS" at the model's frames and resolution,

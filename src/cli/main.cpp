@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   actionclip::cli::add_synth_command(app, action);
   actionclip::cli::add_train_commands(app, action);
   actionclip::cli::add_bench_command(app, action);
+  actionclip::cli::add_demo_command(app, action);
   actionclip::cli::add_serve_command(app, action);
 
   try {

@@ -1,6 +1,8 @@
 // actionclip info / convert
+#include <fstream>
 #include <iostream>
 
+#include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/text_prompts.h"
 #include "actionclip/system/system_info.h"
 #include "actionclip/util/error.h"
@@ -31,6 +33,23 @@ int print_system_info(bool json) {
             << ", quantized engines" << (engines.empty() ? " none" : engines) << "\n"
             << "cuda            " << (info["cuda"]["available"].get<bool>() ? std::to_string(info["cuda"]["devices"].get<int>()) + " devices" : "none") << "\n";
   return 0;
+}
+
+}  // namespace
+
+namespace {
+
+nlohmann::json read_json_object(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw FileError(path, "cannot open");
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, std::string("not valid JSON: ") + e.what());
+  }
+  if (!value.is_object()) throw FileError(path, "expected a JSON object");
+  return value;
 }
 
 }  // namespace
@@ -98,15 +117,29 @@ void add_model_commands(CLI::App& app, Action& action) {
     cmd->add_option("--labels", *labels, "comma-separated label names to store with the model");
     cmd->add_option("--labels-file", *labels_file, "label file to store with the model");
     cmd->add_option("--templates", *templates, "template set name or file to store with the model (default: the model's own)");
-    cmd->callback([&action, args, output, labels, labels_file, templates] {
-      action = [args, output, labels, labels_file, templates] {
-        auto loaded = load_model_from_args(*args, false);
-        nlohmann::json metadata = loaded.metadata.is_object() ? loaded.metadata : nlohmann::json::object();
+    auto compact = std::make_shared<bool>(false);
+    auto fp16 = std::make_shared<bool>(false);
+    auto extra_metadata = std::make_shared<std::string>();
+    cmd->add_flag("--compact-vocabulary", *compact,
+                  "keep only the tokens the stored labels and templates use; the tokenizer travels in the file");
+    cmd->add_flag("--fp16", *fp16, "store the weights as float16 (half the size; loaded as float32)");
+    cmd->add_option("--metadata", *extra_metadata, "JSON file whose object is merged into the stored metadata");
+    cmd->callback([&action, args, output, labels, labels_file, templates, compact, fp16, extra_metadata] {
+      action = [args, output, labels, labels_file, templates, compact, fp16, extra_metadata] {
+        auto loaded = load_model_from_args(*args, *compact);
+        nlohmann::json& metadata = loaded.metadata;
+        if (!metadata.is_object()) metadata = nlohmann::json::object();
         metadata["source"] = {{"path", loaded.path}, {"format", io::format_name(loaded.format)}};
         if (!labels->empty() || !labels_file->empty()) metadata["labels"] = resolve_labels(*labels, *labels_file, false);
         // The model's templates travel with it, so the converted file scores as the original does.
         metadata["templates"] = (templates->empty() ? loaded.templates : resolve_templates(*templates)).templates;
-        save_model(*output, loaded.model, metadata);
+        if (!extra_metadata->empty()) metadata.update(read_json_object(*extra_metadata));
+        if (*compact) {
+          if (!metadata.contains("labels")) throw Error("--compact-vocabulary needs the labels to keep (--labels or --labels-file)");
+          compact_vocabulary(loaded, metadata.at("labels").get<std::vector<std::string>>(),
+                             metadata.at("templates").get<std::vector<std::string>>());
+        }
+        save_model(*output, loaded.model, metadata, *fp16 ? torch::kFloat16 : torch::kFloat32);
         std::cerr << "wrote " << *output << " (" << prompt_type_name(loaded.model->options().prompt) << ")\n";
         return 0;
       };

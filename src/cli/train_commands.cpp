@@ -87,7 +87,6 @@ struct EvalModel {
 EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config, std::shared_ptr<dist::ProcessGroup> group) {
   EvalModel out;
   if (!config) {
-    if (a.model.model.empty()) throw Error("eval needs --model, or --config with the model's settings");
     out.loaded = load_model_from_args(a.model);
     return out;
   }
@@ -239,7 +238,7 @@ void add_train_commands(CLI::App& app, Action& action) {
     auto* cmd = app.add_subcommand("eval", "Evaluate a model on a labelled video list: top-1/5, mean class accuracy, mAP");
     auto a = std::make_shared<EvalArgs>();
     add_model_options(cmd, a->model, true);
-    cmd->get_option("--model")->required(false);
+    allow_builtin_model(cmd);
     cmd->add_option("--list", a->list, "labelled list: video list, rawframe list, Kinetics CSV, UCF/HMDB split (default: the config's data.val_list)");
     cmd->add_option("--list-format", a->data.list_format, "auto, video, rawframes, kinetics, ucf101, hmdb51")->capture_default_str();
     cmd->add_option("--root", a->data.root, "folder that relative list paths start from");
