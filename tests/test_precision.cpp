@@ -162,7 +162,8 @@ TEST(CpuFeatures, ClassifyInBf16WithoutABf16UnitIsFloat32) {
   ASSERT_EQ(fp32.code, 0) << fp32.err;
   const auto bf16 = run_shell(classify + " --precision bf16", dir.path("err16"));
   ASSERT_EQ(bf16.code, 0) << bf16.err;
-  EXPECT_EQ(bf16.out, fp32.out) << "bf16 without a bf16 unit must be float32 exactly";
+  EXPECT_EQ(nlohmann::json::parse(bf16.out).at("results"), nlohmann::json::parse(fp32.out).at("results"))
+      << "bf16 without a bf16 unit must be float32 exactly";
   EXPECT_NE(bf16.err.find("running float32"), std::string::npos) << bf16.err;
   EXPECT_EQ(fp32.err.find("running float32"), std::string::npos) << fp32.err;
 }

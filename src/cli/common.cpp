@@ -13,6 +13,7 @@
 #include "actionclip/io/atomic_file.h"
 #include "actionclip/io/npy.h"
 #include "actionclip/model/builtin_model.h"
+#include "actionclip/system/precision.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip::cli {
@@ -91,7 +92,9 @@ VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::
   options.views.first_frame_number = args.index_bias;
   options.views.sampling = video::sampling_from_name(args.sampling);
   options.device = parse_device(args.device);
-  options.bfloat16 = args.precision == "bf16";
+  const auto precision = decide_precision(precision_from_name(args.precision), options.device);
+  if (!precision.notice.empty()) std::cerr << "actionclip: " << precision.notice << "\n";
+  options.bfloat16 = precision.used == Precision::BFloat16;
   return options;
 }
 
