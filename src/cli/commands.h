@@ -14,6 +14,7 @@ void add_synth_command(CLI::App& app, Action& action);      // synth
 void add_bench_command(CLI::App& app, Action& action);      // bench
 void add_demo_command(CLI::App& app, Action& action);       // demo
 void add_train_commands(CLI::App& app, Action& action);     // train, eval
+void add_models_command(CLI::App& app, Action& action);     // models
 void add_serve_command(CLI::App& app, Action& action);      // serve
 
 }  // namespace actionclip::cli

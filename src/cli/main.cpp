@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
 
   actionclip::cli::Action action;
   actionclip::cli::add_model_commands(app, action);
+  actionclip::cli::add_models_command(app, action);
   actionclip::cli::add_embed_commands(app, action);
   actionclip::cli::add_classify_commands(app, action);
   actionclip::cli::add_synth_command(app, action);

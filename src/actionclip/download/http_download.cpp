@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +21,6 @@
 #include "actionclip/download/sha256.h"
 #include "actionclip/download/transfer_progress.h"
 #include "actionclip/io/atomic_file.h"
-#include "actionclip/util/progress.h"
 
 namespace actionclip {
 namespace {
@@ -45,6 +46,13 @@ std::string host_of(const std::string& url) {
   const auto scheme_end = url.find("://");
   const auto start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
   return url.substr(start, url.find('/', start) - start);
+}
+
+// "0.25 s", "4 s": back-off delays, which tests set below a second.
+std::string format_seconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g s", seconds);
+  return text;
 }
 
 uint64_t size_or_zero(const std::string& path) {
@@ -130,7 +138,10 @@ int on_transfer(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
   request.progress->update(offset + static_cast<uint64_t>(now), total > 0 ? offset + static_cast<uint64_t>(total) : 0,
                            request.resumed);
   const auto clock = std::chrono::steady_clock::now();
-  if (now != request.last_received) {
+  // Until the connection stands, the connect timeout is the one that counts.
+  curl_off_t connected = 0;
+  curl_easy_getinfo(request.curl, CURLINFO_CONNECT_TIME_T, &connected);
+  if (connected == 0 || now != request.last_received) {
     request.last_received = now;
     request.last_arrival = clock;
   } else if (clock - request.last_arrival > request.stall_timeout) {
@@ -182,7 +193,7 @@ class Download {
       if (size_or_zero(part_) > before) delay = options_.retry_delay_seconds;
       progress_.interrupt();
       if (options_.progress)
-        std::cerr << "actionclip: " << outcome.reason << "; retrying in " << format_duration(delay) << " (retry "
+        std::cerr << "actionclip: " << outcome.reason << "; retrying in " << format_seconds(delay) << " (retry "
                   << attempt + 1 << " of " << options_.retries << ")" << std::endl;
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay = std::min(2 * delay, 60.0);
@@ -256,7 +267,7 @@ class Download {
         curl_easy_getinfo(state.curl, CURLINFO_CONNECT_TIME_T, &connected);
         if (connected == 0 && !state.stalled) return {Verdict::Fail, unreachable(detail), Kind::Unreachable};
         return {Verdict::Retry, where + "the transfer stalled (nothing received for " +
-                                    format_duration(options_.stall_timeout_seconds) + ")"};
+                                    format_seconds(options_.stall_timeout_seconds) + ")"};
       }
       case CURLE_WRITE_ERROR:
         if (state.wrong_range) {

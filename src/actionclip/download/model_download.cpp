@@ -4,7 +4,21 @@
 #include <filesystem>
 #include <vector>
 
+#include "actionclip/model/model_io.h"
+
 namespace actionclip {
+namespace {
+
+bool tokenizer_available(const std::string& model_path) {
+  try {
+    find_bpe_file("", model_path);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
 
 std::string released_model_url(const ReleasedModel& model) {
   const char* base = std::getenv("ACTIONCLIP_MODEL_BASE_URL");
@@ -17,9 +31,10 @@ std::string released_model_url(const ReleasedModel& model) {
 
 std::string download_released_model(const ReleasedModel& model, const DownloadOptions& options) {
   namespace fs = std::filesystem;
-  // The tokenizer is not in OpenAI's model files; beside them load_model finds it.
+  // The tokenizer is not in OpenAI's model files: unless load_model finds one already
+  // (ACTIONCLIP_BPE, installed), it is fetched beside them.
   std::vector<const ReleasedModel*> missing;
-  if (!fs::exists(released_model_cache_path(released_tokenizer()))) missing.push_back(&released_tokenizer());
+  if (!tokenizer_available(released_model_cache_path(model))) missing.push_back(&released_tokenizer());
   missing.push_back(&model);
   for (const auto* file : missing) {
     auto labelled = options;
