@@ -25,10 +25,11 @@ std::string starting_weights(const TrainConfig& c) {
   if (!c.pretrain.empty()) return c.pretrain;
   if (released_model_file_name(n.arch)) {
     if (auto found = find_released_model(n.arch)) return *found;
-    if (n.init) return resolve_model_name(n.arch);  // an error saying where to put the file
+    if (n.init) return resolve_model_name(n.arch);  // downloaded (or an error saying where to put the file)
     std::cerr << "actionclip: " << c.source << ": network.init is false and " << n.arch
               << " is not in the model cache (" << model_cache_dir()
-              << "): both encoders start random (the reference would load the image encoder's weights)\n";
+              << "): both encoders start random (the reference would load the image encoder's weights; "
+              << "`actionclip models --download " << n.arch << "` fetches them)\n";
     return {};
   }
   if (n.init) {
