@@ -18,6 +18,10 @@ trap 'rm -rf "$scratch"' EXIT
 prefix=$scratch/prefix
 
 cmake --install "$build" --prefix "$prefix" > "$scratch/install.log"
+# The installed CLI uses the built-in model it installed, not the source tree's.
+demo=$(env -u ACTIONCLIP_BPE "$prefix/bin/actionclip" demo --out "$scratch/demo")
+grep -qF "built-in model ($prefix/share/actionclip/actionclip-synth.safetensors)" <<<"$demo" ||
+  { echo "the installed demo did not use the installed built-in model:"; echo "$demo"; exit 1; }
 bpe=$(find "$prefix" -path '*/share/actionclip/bpe_simple_vocab_16e6.txt.gz' | head -n 1)
 if [ -z "$bpe" ]; then
   echo "skipped: the build was configured without ACTIONCLIP_BPE_FILE, so the install has no tokenizer"
