@@ -12,6 +12,7 @@ packages=(build-essential cmake pkg-config
   libgoogle-perftools-dev libcpuinfo-dev
   libgloo-dev  # the headers of c10d's Gloo process group (data-parallel training)
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev  # model downloads; the tests' loopback mirror
+  curl chromium  # serve's tests: a real HTTP client, and the web page in headless Chromium
   ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship
 missing=()
 for p in "${packages[@]}"; do
@@ -22,6 +23,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# serve's client tests run OpenAI's SDK and playwright-core from npm, pinned by tests/node's lock
+# (Node.js from Debian when absent); without them those tests are skipped, saying so.
+if ! command -v npm >/dev/null; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm || true
+fi
+if command -v npm >/dev/null; then
+  npm ci --prefix "$here/tests/node" --no-audit --no-fund --silent || echo "setup: npm ci failed; serve's client tests will be skipped"
 fi
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE="${ACTIONCLIP_BUILD_TYPE:-Release}" ${ACTIONCLIP_CMAKE_ARGS:-}

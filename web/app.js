@@ -103,14 +103,16 @@ async function start() {
   $("run").addEventListener("click", classify);
   $("search-form").addEventListener("submit", search);
   $("label-set").addEventListener("change", () => { $("labels").disabled = $("label-set").value !== ""; });
+  $("api-key").addEventListener("change", loadServerInfo);
+  await loadServerInfo();
+}
+
+// The label lists and the model, again after an API key is typed.
+async function loadServerInfo() {
   try {
     const sets = await api("/v1/label-sets");
-    for (const set of sets.data) {
-      const option = document.createElement("option");
-      option.value = set.id;
-      option.textContent = set.id + " (" + set.count + ")";
-      $("label-set").append(option);
-    }
+    $("label-set").replaceChildren(new Option("typed below", ""));
+    for (const set of sets.data) $("label-set").append(new Option(set.id + " (" + set.count + ")", set.id));
     const models = await api("/v1/models");
     const model = models.data[0];
     $("model").textContent = model.id + " · " + model.meta.frames + " frames · " + model.meta.visual_prompt;

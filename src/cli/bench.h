@@ -37,6 +37,7 @@ int bench_clip(const BenchArgs& a);
 int bench_video(const BenchArgs& a);
 int bench_train(const BenchArgs& a);
 int bench_load(const BenchArgs& a);
+int bench_serve(const BenchArgs& a);
 
 // The CPU (model, features), thread count and libtorch version, for every benchmark's JSON.
 nlohmann::json machine_json();

@@ -123,6 +123,15 @@ void add_bench_command(CLI::App& app, Action& action) {
   load->add_option("files", args->files, "further checkpoint files to measure");
   load->add_option("--measure-one", args->measure_one)->group("");  // the child process of a measurement
   load->callback([&action, args] { action = with_machine_line(args, bench_load); });
+
+  auto* serve = bench->add_subcommand("serve", "The HTTP service's requests/s and latency at 1, 4, 16 clients, next to classify");
+  common(serve);
+  serve->add_option("--clips", args->clips, "benchmark clips to generate")->capture_default_str();
+  serve->add_option("--clip-seconds", args->clip_seconds, "length of each clip")->capture_default_str();
+  serve->add_option("--frames", args->frames, "frames sampled per video")->capture_default_str();
+  serve->add_option("--bpe", args->bpe, "CLIP tokenizer file");
+  serve->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
+  serve->callback([&action, args] { action = with_machine_line(args, bench_serve); });
 }
 
 }  // namespace actionclip::cli

@@ -82,22 +82,26 @@ void DynamicBatcher::run() {
 void DynamicBatcher::encode_batch(std::vector<Item>& batch) {
   const auto start = std::chrono::steady_clock::now();
   torch::Tensor features;
+  std::exception_ptr failure;
   try {
     std::vector<torch::Tensor> views;
     for (const auto& item : batch) views.push_back(item.views);
     features = encode_(views.size() == 1 ? views.front() : torch::cat(views));
   } catch (...) {
-    for (auto& item : batch) item.result.set_exception(std::current_exception());
+    failure = std::current_exception();
   }
-  if (features.defined()) {
-    int64_t offset = 0;
-    for (auto& item : batch) {
-      const auto count = item.views.size(0);
-      item.result.set_value(features.slice(0, offset, offset + count).clone());
-      offset += count;
-    }
-  }
+  // Observed before any caller is answered, so a caller's next look at the metrics includes its batch.
   if (on_batch_) on_batch_(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  int64_t offset = 0;
+  for (auto& item : batch) {
+    if (failure) {
+      item.result.set_exception(failure);
+      continue;
+    }
+    const auto count = item.views.size(0);
+    item.result.set_value(features.slice(0, offset, offset + count).clone());
+    offset += count;
+  }
 }
 
 }  // namespace actionclip::serve

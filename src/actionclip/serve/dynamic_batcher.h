@@ -32,7 +32,7 @@ struct BatcherOptions {
 class DynamicBatcher {
  public:
   // ENCODE maps views [N, ...] to features [N, D]; ON_BATCH (optional) hears each call's video
-  // count and seconds. Both run on the batcher's own thread.
+  // count and seconds before its callers are answered. Both run on the batcher's own thread.
   using EncodeFn = std::function<torch::Tensor(const torch::Tensor& views)>;
   using BatchObserver = std::function<void(size_t videos, double seconds)>;
 

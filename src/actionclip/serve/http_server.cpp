@@ -96,6 +96,8 @@ struct HttpServer::Impl {
     } catch (const std::exception& e) {
       send_error(response, ApiError(500, "server_error", e.what()));
     }
+    // A refused request's body may be partly unread: the connection cannot carry another one.
+    if (response.status >= 400 && request.method == "POST") response.set_header("Connection", "close");
     record(request, response.status, start);
   }
 

@@ -216,7 +216,8 @@ int64_t InferenceService::token_count(const std::vector<std::string>& texts) {
   std::lock_guard<std::mutex> lock(text_mutex_);
   const auto context = static_cast<int>(loaded_.model->clip->config().context_length);
   int64_t tokens = 0;
-  for (const auto& text : texts) tokens += static_cast<int64_t>(loaded_.tokenizer->tokenize(text, context, true).size());
+  for (const auto& text : texts)
+    for (auto id : loaded_.tokenizer->tokenize(text, context, true)) tokens += id != 0 ? 1 : 0;  // padding is 0
   return tokens;
 }
 
