@@ -151,6 +151,7 @@ void add_serve_command(CLI::App& app, Action& action) {
   auto model_args = std::make_shared<ModelArgs>();
   auto args = std::make_shared<ServeArgs>();
   add_model_options(cmd, *model_args, true);
+  allow_builtin_model(cmd);
   add_serve_options(cmd, *args);
   cmd->callback([&action, model_args, args] { action = [model_args, args] { return serve(*model_args, *args); }; });
 }
