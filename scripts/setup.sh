@@ -11,6 +11,7 @@ packages=(build-essential cmake pkg-config
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev
   libgoogle-perftools-dev libcpuinfo-dev
   libgloo-dev  # the headers of c10d's Gloo process group (data-parallel training)
+  python3-torch  # torchrun for the distributed launch test; the benchmarks' Python reference figures
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev  # model downloads; the tests' loopback mirror
   curl chromium  # serve's tests: a real HTTP client, and the web page in headless Chromium
   ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship

@@ -25,6 +25,8 @@ struct BenchArgs {
   std::string work_dir;
   // train
   int steps = 3;
+  int nproc = 0;            // >1: scaling over this many local ranks
+  std::string result_file;  // internal: a scaling run's rank 0 writes its figures here
   std::string bpe;
   std::string precision = "fp32";
   // load
@@ -36,6 +38,7 @@ struct BenchArgs {
 int bench_clip(const BenchArgs& a);
 int bench_video(const BenchArgs& a);
 int bench_train(const BenchArgs& a);
+int bench_train_scaling(const BenchArgs& a);
 int bench_load(const BenchArgs& a);
 int bench_serve(const BenchArgs& a);
 

@@ -114,6 +114,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   train->add_option("--steps", args->steps, "optimizer steps measured")->capture_default_str();
   train->add_option("--bpe", args->bpe, "CLIP tokenizer file");
   train->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
+  train->add_option("--nproc", args->nproc, "scaling: also train on N local data-parallel ranks sharing the threads")
+      ->capture_default_str();
+  train->add_option("--result-file", args->result_file)->group("");  // a scaling run's ranks
   train->callback([&action, args] { action = with_machine_line(args, bench_train); });
 
   auto* load = bench->add_subcommand("load", "Checkpoint loading time and memory, next to Python's torch.load");

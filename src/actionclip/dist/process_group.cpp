@@ -63,7 +63,7 @@ std::string resolve_backend(const std::string& requested, const torch::Device& d
 }
 
 struct ProcessGroup::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;  // this job's keys in the rendezvous store
   c10::intrusive_ptr<c10d::ProcessGroup> group;
   torch::Device comm_device = torch::kCPU;
   std::thread heartbeat;
@@ -79,11 +79,18 @@ ProcessGroup::ProcessGroup(const LaunchEnvironment& env, const GroupOptions& opt
   const auto me = "rank " + std::to_string(env_.rank) + "/" + std::to_string(env_.world_size);
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<uint16_t>(env_.master_port);
-  store_options.isServer = env_.is_main();
+  // torchrun's agent hosts the store itself (and says so); its workers are all clients, with their
+  // keys under the restart attempt, as torch.distributed's env:// rendezvous does.
+  const bool agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE") &&
+                           std::string(std::getenv("TORCHELASTIC_USE_AGENT_STORE")) == "True";
+  const char* attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
+  const std::string key_prefix = agent_store ? "/worker/attempt_" + std::string(attempt ? attempt : "0") : "actionclip";
+  store_options.isServer = env_.is_main() && !agent_store;
   store_options.waitWorkers = false;
   store_options.timeout = options_.timeout;
   try {
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, store_options);
+    impl_->store = c10::make_intrusive<c10d::PrefixStore>(
+        key_prefix, c10::make_intrusive<c10d::TCPStore>(env_.master_addr, store_options));
   } catch (const std::exception& e) {
     if (env_.is_main())
       throw Error(me + ": cannot open the rendezvous store on " + where + " (MASTER_ADDR:MASTER_PORT; is the port in use?): " +
@@ -137,10 +144,10 @@ ProcessGroup::ProcessGroup(const LaunchEnvironment& env, const GroupOptions& opt
     throw Error(me + ": cannot set up the " + backend_ + " process group: " + e.what());
   }
 
-  impl_->heartbeat = std::thread([impl = impl_.get(), env = env_, store_options]() mutable {
+  impl_->heartbeat = std::thread([impl = impl_.get(), env = env_, store_options, key_prefix]() mutable {
     try {
       store_options.isServer = false;
-      c10d::TCPStore beat(env.master_addr, store_options);
+      c10d::PrefixStore beat(key_prefix, c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options));
       const auto key = "heartbeat/" + std::to_string(env.rank);
       std::unique_lock<std::mutex> lock(impl->mutex);
       while (!impl->stop) {
