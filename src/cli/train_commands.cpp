@@ -10,12 +10,13 @@
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/io/npy.h"
 #include "actionclip/data/labels.h"
+#include "actionclip/system/precision.h"
 #include "actionclip/train/configured_model.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
 #include "commands.h"
-
 #include "distributed.h"
+
 namespace actionclip::cli {
 namespace {
 
@@ -42,8 +43,8 @@ struct TrainArgs {
   int epochs = 0, shots = 0;
   uint64_t shots_seed = 0;
   bool quiet = false, json = false;
-};
   DistArgs dist;
+};
 
 TrainConfig config_from(const TrainArgs& a, const std::string& default_pretrained = "") {
   auto config = TrainConfig::load(a.config, default_pretrained);
@@ -51,7 +52,9 @@ TrainConfig config_from(const TrainArgs& a, const std::string& default_pretraine
   if (!a.device.empty()) config.device = a.device;
   if (a.epochs > 0) config.solver.epochs = a.epochs;
   if (a.shots > 0) config.data.shots = a.shots, config.data.shots_seed = a.shots_seed;
-  parse_device(config.device);
+  const auto precision = decide_precision(precision_from_name(config.solver.precision), parse_device(config.device));
+  if (!precision.notice.empty()) config.notices.push_back(config.source + ": solver.precision: " + precision.notice);
+  config.solver.precision = precision_name(precision.used);
   return config;
 }
 
@@ -64,10 +67,10 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--shots-seed", a.shots_seed, "seed of the few-shot draw");
   cmd->add_flag("-q,--quiet", a.quiet, "no progress output");
   cmd->add_flag("--json", a.json, "print the summary as JSON");
+  add_dist_options(cmd, a.dist);
 }
 
 struct EvalArgs {
-  add_dist_options(cmd, a.dist);
   ModelArgs model;
   std::string list, labels, labels_file, templates, views = "1x1", confusion, scores;
   DataConfig data;  // list reading (format, root, split, humanize) when no config gives it
@@ -186,9 +189,9 @@ int run_eval(const EvalArgs& a, std::shared_ptr<dist::ProcessGroup> group) {
                                                static_cast<size_t>(options.batch_size), &progress)
                       : evaluate(encoder, scorer, records.records, classes, &progress);
   progress.finish();
+  if (!main) return result.failures.empty() ? 0 : 2;  // rank 0 reports and writes
   for (const auto& f : result.failures) std::cerr << "actionclip: failed: " << f << "\n";
   if (!a.confusion.empty() && result.videos() && !result.multi_label)
-  if (!main) return result.failures.empty() ? 0 : 2;  // rank 0 reports and writes
     write_confusion_csv(a.confusion, confusion_matrix(result.scores, result.labels, static_cast<int64_t>(class_names.size())),
                         class_names);
   if (!a.scores.empty() && result.videos()) {
@@ -258,9 +261,9 @@ void add_train_commands(CLI::App& app, Action& action) {
     cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
     cmd->add_option("--shots", a->few_shot.shots, "few-shot protocol: fine-tune on K videos per class first (needs --config)");
     cmd->add_option("--seed", a->few_shot.shots_seed, "seed of the few-shot draw")->capture_default_str();
+    add_dist_options(cmd, a->few_shot.dist);
     cmd->add_option("--config", a->few_shot.config,
                     "the reference's test or zero-shot YAML (model, lists, frames from it), or with --shots the fine-tuning recipe");
-    add_dist_options(cmd, a->few_shot.dist);
     cmd->callback([&action, cmd, a] {
       for (const char* option : {"--device", "--image-tmpl", "--index-bias", "--sampling", "--batch-size", "--workers",
                                  "--list-format", "--root", "--split"})
