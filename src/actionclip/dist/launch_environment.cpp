@@ -3,20 +3,15 @@
 #include <cstdlib>
 
 #include "actionclip/util/error.h"
+#include "actionclip/util/parse_int.h"
 
 namespace actionclip::dist {
 namespace {
 
 int parse_int(const std::string& name, const std::string& value) {
-  size_t used = 0;
-  int parsed = 0;
-  try {
-    parsed = std::stoi(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != value.size()) throw Error("environment variable " + name + "='" + value + "' is not a number");
-  return parsed;
+  const auto parsed = parse_whole_int(value);
+  if (!parsed) throw Error("environment variable " + name + "='" + value + "' is not a number");
+  return *parsed;
 }
 
 // Splits at commas that are not inside brackets.

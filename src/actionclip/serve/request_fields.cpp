@@ -7,6 +7,7 @@
 #include "actionclip/data/labels.h"
 #include "actionclip/serve/api_error.h"
 #include "actionclip/serve/web_assets.h"
+#include "actionclip/util/parse_int.h"
 
 namespace actionclip::serve {
 namespace fs = std::filesystem;
@@ -51,15 +52,9 @@ std::vector<std::string> named_label_set(const std::string& name) {
 }
 
 int integer_field(const std::string& name, const std::string& value) {
-  size_t used = 0;
-  int parsed = 0;
-  try {
-    parsed = std::stoi(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != value.size()) throw bad_request(name + ": not an integer: '" + value + "'", "invalid_" + name);
-  return parsed;
+  const auto parsed = parse_whole_int(value);
+  if (!parsed) throw bad_request(name + ": not an integer: '" + value + "'", "invalid_" + name);
+  return *parsed;
 }
 
 void refuse_unknown(const std::set<std::string>& known, const std::vector<std::string>& given) {
