@@ -37,10 +37,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return at == std::string::npos ? text : text.replace(at, from.size(), to);
 }
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
+using CliRun = actionclip::testing::ShellRun;
 
 class CliReference : public ::testing::Test {
  protected:
@@ -78,16 +75,8 @@ class CliReference : public ::testing::Test {
   CliRun run(const std::string& args, const std::string& cache = "cache") const {
     const auto err_file = path("stderr.txt");
     const std::string command = "ACTIONCLIP_OFFLINE=1 ACTIONCLIP_CACHE=" + quote(path(cache)) + " HOME=" + quote(path("home")) + " " +
-                                quote(ACTIONCLIP_CLI_PATH) + " " + args + " 2>" + quote(err_file);
-    CliRun result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return result;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.out.append(buffer, n);
-    const int status = ::pclose(pipe);
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.err = read_bytes(err_file);
-    return result;
+                                quote(ACTIONCLIP_CLI_PATH) + " " + args;
+    return actionclip::testing::run_shell(command, err_file);
   }
   json run_json(const std::string& args, const std::string& cache = "cache") const {
     const auto r = run(args, cache);

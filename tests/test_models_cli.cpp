@@ -25,10 +25,7 @@ using actionclip::testing::quote;
 using actionclip::testing::read_bytes;
 using json = nlohmann::json;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
+using CliRun = actionclip::testing::ShellRun;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -41,16 +38,8 @@ class ModelsCli : public ::testing::Test {
     const std::string command = "env -u ACTIONCLIP_OFFLINE -u ACTIONCLIP_MODEL_BASE_URL -u ACTIONCLIP_BPE ACTIONCLIP_CACHE=" +
                                 quote(dir_.path("cache")) + " HOME=" + quote(dir_.path("home")) +
                                 " ACTIONCLIP_DOWNLOAD_RETRIES=1 ACTIONCLIP_DOWNLOAD_RETRY_DELAY=0.01 " + env + " " +
-                                quote(ACTIONCLIP_CLI_PATH) + " " + args + " 2>" + quote(err_file);
-    CliRun result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return result;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.out.append(buffer, n);
-    const int status = ::pclose(pipe);
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.err = read_bytes(err_file);
-    return result;
+                                quote(ACTIONCLIP_CLI_PATH) + " " + args;
+    return actionclip::testing::run_shell(command, err_file);
   }
 
   const actionclip::ReleasedModel& vit_ = *actionclip::find_released_model_by_name("ViT-B/32");

@@ -110,22 +110,7 @@ TEST(CpuFeatures, DetectionAgreesWithTheKernel) {
   for (const auto& name : cpu.names()) EXPECT_NE(described.find(name), std::string::npos) << name;
 }
 
-struct ShellRun {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs a shell command line; stderr goes to `err_file` and is read back.
-ShellRun run_shell(const std::string& command, const std::string& err_file) {
-  ShellRun run;
-  FILE* pipe = ::popen((command + " 2>" + actionclip::testing::quote(err_file)).c_str(), "r");
-  char buffer[4096];
-  for (size_t n; pipe && (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) run.out.append(buffer, n);
-  const int status = pipe ? ::pclose(pipe) : -1;
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = actionclip::testing::read_bytes(err_file);
-  return run;
-}
+using actionclip::testing::run_shell;
 
 TEST(CpuFeatures, InfoSystemReportsTheDetectedFeatures) {
   actionclip::testing::TempDir dir("actionclip_precision_");

@@ -40,22 +40,10 @@ std::string readme_main_job_command() {
   return command;
 }
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
+using Run = actionclip::testing::ShellRun;
 
 Run run_shell(const std::string& command, const actionclip::testing::TempDir& dir) {
-  const auto err_file = dir.path("stderr.txt");
-  Run result;
-  FILE* pipe = ::popen((command + " 2>" + quote(err_file)).c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.err = read_bytes(err_file);
-  return result;
+  return actionclip::testing::run_shell(command, dir.path("stderr.txt"));
 }
 
 }  // namespace
