@@ -1,0 +1,61 @@
+#include "bench_roofline.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+
+#include "actionclip/clip/linear.h"
+#include "bench.h"
+
+namespace actionclip::cli {
+
+std::vector<GemmShape> vit_encoder_gemms(const ClipConfig& c, int64_t batch) {
+  const auto patches = c.grid_size() * c.grid_size();
+  const auto tokens = batch * (patches + 1), width = c.vision_width, layers = c.vision_layers;
+  const auto patch_pixels = 3 * c.vision_patch_size * c.vision_patch_size;
+  return {{"patch embedding (conv as GEMM)", batch * patches, patch_pixels, width, 1},
+          {"attention qkv", tokens, width, 3 * width, layers},
+          {"attention output", tokens, width, width, layers},
+          {"MLP up", tokens, width, 4 * width, layers},
+          {"MLP down", tokens, 4 * width, width, layers},
+          {"projection", batch, width, c.embed_dim, 1}};
+}
+
+double vit_image_flops(const ClipConfig& c) {
+  double flops = 0;
+  for (const auto& g : vit_encoder_gemms(c, 1)) flops += g.flops() * static_cast<double>(g.repeats);
+  // Per layer, QK^T and weights x V: two [L, L] x head_dim products per head, over all heads the width.
+  const auto tokens = static_cast<double>(c.grid_size() * c.grid_size() + 1);
+  flops += static_cast<double>(c.vision_layers) * 2 * (2.0 * tokens * tokens * static_cast<double>(c.vision_width));
+  return flops;
+}
+
+Layer float32_layer(const torch::Tensor& weight, const torch::Tensor& bias) {
+  return [weight, bias](const torch::Tensor& input) { return linear(input, weight, bias); };
+}
+
+Roofline measure_roofline(const std::vector<GemmShape>& shapes, const MakeLayer& make, double seconds_per_shape) {
+  c10::InferenceMode inference;
+  torch::manual_seed(0);
+  Roofline roofline;
+  roofline.per_shape = nlohmann::json::array();
+  double flops = 0, seconds = 0;
+  for (const auto& g : shapes) {
+    const auto weight = torch::randn({g.out, g.in}) / std::sqrt(static_cast<double>(g.in));
+    const auto layer = make(weight, torch::randn({g.out}));
+    const auto input = torch::randn({g.rows, g.in});
+    const double calls_per_s = throughput([&] { layer(input); }, 1, seconds_per_shape, torch::kCPU);
+    flops += g.flops() * static_cast<double>(g.repeats);
+    seconds += static_cast<double>(g.repeats) / calls_per_s;
+    roofline.per_shape.push_back({{"name", g.name},
+                                  {"rows", g.rows},
+                                  {"in", g.in},
+                                  {"out", g.out},
+                                  {"repeats", g.repeats},
+                                  {"gflops", g.flops() * calls_per_s / 1e9}});
+  }
+  roofline.gflops = flops / seconds / 1e9;
+  return roofline;
+}
+
+}  // namespace actionclip::cli
