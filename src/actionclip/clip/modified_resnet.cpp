@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "actionclip/clip/linear.h"
+#include "actionclip/dist/sync_batch_norm.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -46,8 +47,11 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
     torch::NoGradGuard no_grad;
     num_batches_tracked += 1;
   }
-  return torch::batch_norm(input.to(weight.dtype()), weight, bias, running_mean, running_var, is_training(),
-                           /*momentum=*/0.1, /*eps=*/1e-5, at::globalContext().userEnabledCuDNN());
+  constexpr double kMomentum = 0.1, kEps = 1e-5;
+  if (is_training() && sync_group_ && sync_group_->size() > 1)
+    return dist::sync_batch_norm(*sync_group_, input.to(weight.dtype()), weight, bias, running_mean, running_var, kMomentum, kEps);
+  return torch::batch_norm(input.to(weight.dtype()), weight, bias, running_mean, running_var, is_training(), kMomentum, kEps,
+                           at::globalContext().userEnabledCuDNN());
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride) : stride_(stride) {

@@ -10,6 +10,9 @@
 #include "actionclip/clip/image_encoder.h"
 
 namespace actionclip {
+namespace dist {
+class ProcessGroup;
+}  // namespace dist
 
 // nn.BatchNorm2d (eps 1e-5, momentum 0.1, same parameter and buffer names) that normalises in
 // its parameters' precision, so that under bf16 autocast a bf16 input meets float32 statistics
@@ -19,8 +22,13 @@ class BatchNormImpl : public torch::nn::Module {
  public:
   explicit BatchNormImpl(int64_t channels);
   torch::Tensor forward(const torch::Tensor& input);
+  // Training-mode statistics over the global batch of `group`'s ranks (network.sync_bn).
+  void synchronize_over(std::shared_ptr<dist::ProcessGroup> group) { sync_group_ = std::move(group); }
 
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  std::shared_ptr<dist::ProcessGroup> sync_group_;
 };
 TORCH_MODULE(BatchNorm);
 

@@ -217,12 +217,25 @@ void ProcessGroup::run(const std::string& operation, const std::function<void()>
   communication_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
-  std::vector<at::Tensor> moved;
-  for (auto& t : tensors) moved.push_back(t.to(impl_->comm_device).contiguous());
-  run("all-reduce", [&] { impl_->group->allreduce(moved)->wait(); });
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (!moved[i].is_same(tensors[i])) tensors[i].copy_(moved[i]);
+struct ProcessGroup::PendingCollective {
+  std::vector<torch::Tensor> targets, moved;
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>& tensors) { wait(start_all_reduce_sum(tensors)); }
+
+ProcessGroup::Ticket ProcessGroup::start_all_reduce_sum(std::vector<torch::Tensor> tensors) {
+  auto pending = std::make_shared<PendingCollective>();
+  for (auto& t : tensors) pending->moved.push_back(t.to(impl_->comm_device).contiguous());
+  pending->targets = std::move(tensors);
+  run("all-reduce", [&] { pending->work = impl_->group->allreduce(pending->moved); });
+  return pending;
+}
+
+void ProcessGroup::wait(const Ticket& ticket) {
+  run("all-reduce", [&] { ticket->work->wait(); });
+  for (size_t i = 0; i < ticket->targets.size(); ++i)
+    if (!ticket->moved[i].is_same(ticket->targets[i])) ticket->targets[i].copy_(ticket->moved[i]);
 }
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors, int root) {

@@ -41,6 +41,13 @@ class ProcessGroup {
   // Collectives: every rank calls them in the same order. Tensors may live on any device; they
   // travel on the backend's.
   void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  // The same, started in the background (so that it overlaps computation): the sums are in
+  // `tensors` once wait() has returned for the ticket. Only the time blocked in wait() counts as
+  // communication.
+  struct PendingCollective;
+  using Ticket = std::shared_ptr<PendingCollective>;
+  Ticket start_all_reduce_sum(std::vector<torch::Tensor> tensors);
+  void wait(const Ticket& ticket);
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
   // Every rank's `tensor` (the same shape on all), in rank order.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor);

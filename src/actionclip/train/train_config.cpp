@@ -194,9 +194,6 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
   network.read("freeze_bn", n.freeze_bn);
   network.read("baseline", n.baseline);
   network.read("sync_bn", n.sync_bn);
-  if (n.sync_bn)
-    throw FileError(source, "network.sync_bn: true is not supported: batch-norm statistics stay per rank in distributed "
-                            "training (remove the key, or use a ViT, which has no batch norm)");
   network.accept({"type"});
   if (data.has("dataset") || network.has("type"))
     notice("data.dataset and network.type only name the reference's output folder (exp/<type>/<arch>/<dataset>); "

@@ -52,7 +52,7 @@ struct NetworkConfig {
   bool reference_conv1d = true;
   bool freeze_bn = false;      // ResNet batch norm in eval mode (fixed running statistics) while training
   std::string baseline;        // "unimodal": linear classifier + cross-entropy instead of text matching
-  bool sync_bn = false;        // distributed: batch-norm statistics over all ranks (refused: not implemented)
+  bool sync_bn = false;        // distributed: batch-norm statistics over the global batch (SyncBatchNorm)
 };
 
 struct SolverConfig {

@@ -9,6 +9,7 @@
 #include "actionclip/dist/gradient_sync.h"
 #include "actionclip/dist/process_group.h"
 #include "actionclip/dist/sharded_eval.h"
+#include "actionclip/dist/sync_batch_norm.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/train/configured_model.h"
@@ -127,6 +128,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::ProcessGroup> group)
   }
   build_optimizer();
   if (ranks > 1) {
+    if (config_.network.sync_bn) dist::synchronize_batch_norm(*model_, group_);
     std::vector<torch::Tensor> trained;
     for (auto& g : optimizer_->param_groups())
       for (auto& p : g.params()) trained.push_back(p);
@@ -293,16 +295,17 @@ TrainSummary Trainer::run(const TrainRunOptions& run) {
       if (batch.samples.empty() && ranks > 1)
         throw Error("rank " + std::to_string(rank) + ": no video of its share of batch " + std::to_string(b) +
                     " could be loaded (see above)");
+      const bool step_now = (b + 1) % accumulation == 0 || b + 1 == batches;
       if (!batch.samples.empty()) {
         auto loss = training_loss(batch);
+        if (gradient_averager_) gradient_averager_->prepare_for_backward(step_now);
         (loss / accumulation).backward();
+        if (gradient_averager_ && step_now) gradient_averager_->finish();
         loss_sum += mean_over_ranks(loss.item<double>());
         ++loss_count;
         videos += static_cast<int64_t>(batch.samples.size() * ranks);
       }
-      const bool step_now = (b + 1) % accumulation == 0 || b + 1 == batches;
       if (step_now) {
-        if (gradient_averager_) gradient_averager_->average();
         if (c.solver.clip_gradient > 0) {
           std::vector<torch::Tensor> params;
           for (auto& group : optimizer_->param_groups())
