@@ -70,13 +70,13 @@ TEST(PrecisionDecision, GpusAndFloat32AreNeverChanged) {
 }
 
 TEST(PrecisionDecision, NamesRoundTripAndUnknownOnesAreRefused) {
-  for (auto p : {Precision::Float32, Precision::BFloat16})
+  for (auto p : {Precision::Float32, Precision::BFloat16, Precision::Int8})
     EXPECT_EQ(actionclip::precision_from_name(actionclip::precision_name(p)), p);
   try {
     actionclip::precision_from_name("fp16");
     FAIL() << "fp16 accepted";
   } catch (const actionclip::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("fp32 or bf16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fp32, bf16 or int8"), std::string::npos) << e.what();
   }
 }
 

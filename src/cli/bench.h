@@ -33,6 +33,8 @@ struct BenchArgs {
   int repeat = 3;
   std::vector<std::string> files;
   std::string measure_one;  // internal: measure one file in this (fresh) process
+  // int8
+  int accuracy_clips = 100;  // ViT-B/32-shaped clips; the built-in model gets 5x as many
 };
 
 int bench_clip(const BenchArgs& a);
@@ -41,6 +43,7 @@ int bench_train(const BenchArgs& a);
 int bench_train_scaling(const BenchArgs& a);
 int bench_load(const BenchArgs& a);
 int bench_serve(const BenchArgs& a);
+int bench_int8(const BenchArgs& a);
 
 // The CPU (model, features), thread count and libtorch version, for every benchmark's JSON.
 nlohmann::json machine_json();

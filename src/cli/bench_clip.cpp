@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "actionclip/clip/clip_model.h"
+#include "actionclip/clip/int8_quantization.h"
+#include "actionclip/clip/linear.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/system/precision.h"
 #include "actionclip/util/autocast.h"
@@ -20,9 +22,10 @@ int bench_clip(const BenchArgs& a) {
   ClipModel model(config);
   model->eval();
   model->to(device);
-  c10::InferenceMode inference;
   const auto precision = decide_precision(precision_from_name(a.precision), device);
   if (!precision.notice.empty()) std::fprintf(stderr, "actionclip: %s\n", precision.notice.c_str());
+  if (precision.used == Precision::Int8) quantize_for_inference(*model);
+  c10::InferenceMode inference;
   AutocastScope autocast(precision.used == Precision::BFloat16, device);
 
   const auto resolution = config.image_resolution;
@@ -42,7 +45,8 @@ int bench_clip(const BenchArgs& a) {
   const double texts_full_per_s = throughput(
       [&] {
         auto x = model->ln_final(model->transformer(model->token_embedding(ids) + model->positional_embedding, full_mask));
-        torch::matmul(x.index({torch::arange(x.size(0), ids.options()), eot}), model->text_projection);
+        project(x.index({torch::arange(x.size(0), ids.options()), eot}), model->text_projection,
+                model->text_projection_int8);
       },
       a.text_batch, a.seconds, device);
 

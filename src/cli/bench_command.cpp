@@ -97,7 +97,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   clip->add_option("--batch", args->batch, "images per call")->capture_default_str();
   clip->add_option("--text-batch", args->text_batch, "prompts per call")->capture_default_str();
   clip->add_option("--prompt-tokens", args->prompt_tokens, "tokens per prompt incl. start/end")->capture_default_str();
-  clip->add_option("--precision", args->precision, "fp32, or bf16 (autocast)")->capture_default_str();
+  clip->add_option("--precision", args->precision, "fp32, bf16 (autocast) or int8 (CPU)")->capture_default_str();
   clip->callback([&action, args] { action = with_machine_line(args, bench_clip); });
 
   auto* video = bench->add_subcommand("video", "Decoding, sampling and end-to-end classify throughput");
@@ -135,6 +135,13 @@ void add_bench_command(CLI::App& app, Action& action) {
   serve->add_option("--bpe", args->bpe, "CLIP tokenizer file");
   serve->add_option("--work-dir", args->work_dir, "where the clips are written (reused when present)");
   serve->callback([&action, args] { action = with_machine_line(args, bench_serve); });
+
+  auto* int8 = bench->add_subcommand("int8", "int8 inference: accuracy against float32 (cosine, top-1 of 400 labels), GEMM speed");
+  common(int8);
+  int8->add_option("--clips", args->accuracy_clips, "ViT-B/32-shaped synthetic clips (the built-in model gets 5x)")
+      ->capture_default_str();
+  int8->add_option("--frames", args->frames, "frames per clip")->capture_default_str();
+  int8->callback([&action, args] { action = with_machine_line(args, bench_int8); });
 }
 
 }  // namespace actionclip::cli

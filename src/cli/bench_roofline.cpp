@@ -34,6 +34,11 @@ Layer float32_layer(const torch::Tensor& weight, const torch::Tensor& bias) {
   return [weight, bias](const torch::Tensor& input) { return linear(input, weight, bias); };
 }
 
+Layer int8_layer(const torch::Tensor& weight, const torch::Tensor& bias) {
+  auto packed = Int8Linear::quantize(weight, bias);
+  return [packed](const torch::Tensor& input) { return packed(input); };
+}
+
 Roofline measure_roofline(const std::vector<GemmShape>& shapes, const MakeLayer& make, double seconds_per_shape) {
   c10::InferenceMode inference;
   torch::manual_seed(0);

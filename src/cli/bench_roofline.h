@@ -36,6 +36,8 @@ using MakeLayer = std::function<Layer(const torch::Tensor& weight, const torch::
 
 // The model's float32 linear (actionclip::linear: oneDNN's GEMM on CPUs).
 Layer float32_layer(const torch::Tensor& weight, const torch::Tensor& bias);
+// --precision int8's layer (Int8Linear): W quantized and packed once, activations quantized per call.
+Layer int8_layer(const torch::Tensor& weight, const torch::Tensor& bias);
 
 struct Roofline {
   double gflops = 0;         // all shapes: their FLOPs over their time, each repeated as in the encoder

@@ -41,8 +41,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool video_options) {
                     "test-time frames: actionclip (the reference's formula) or mmaction (mmaction2's centres)")
         ->check(CLI::IsMember({"actionclip", "mmaction"}))
         ->capture_default_str();
-    cmd->add_option("--precision", args.precision, "video encoding in fp32, or bf16 (autocast; faster where supported)")
-        ->check(CLI::IsMember({"fp32", "bf16"}))
+    cmd->add_option("--precision", args.precision,
+                    "fp32; bf16 (video encoding under autocast, where the CPU or GPU has a bf16 unit); int8 (CPU: "
+                    "CLIP's projections on int8 weights)")
+        ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
         ->capture_default_str();
   }
 }
@@ -72,6 +74,7 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   options.device = parse_device(args.device);
   options.load_tokenizer = need_tokenizer;
   options.verify_checksums = args.verify;
+  options.int8 = decide_precision(precision_from_name(args.precision), options.device).used == Precision::Int8;
   if (!args.prompt.empty()) options.prompt = prompt_type_from_name(args.prompt);
   if (args.frames > 0) options.num_frames = args.frames;
   if (args.model.empty()) {

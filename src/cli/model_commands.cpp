@@ -28,6 +28,7 @@ int print_system_info(bool json) {
             << "features       " << (features.empty() ? " (none of note)" : features) << "\n"
             << "bf16            " << (cpu["native_bf16"].get<bool>() ? "native (AVX512_BF16 or AMX)" : "not native here: --precision bf16 runs float32") << "\n"
             << "int8 dot        " << (cpu["native_int8_dot"].get<bool>() ? "native (VNNI or AMX)" : "not native (AVX2 multiply-add)") << "\n"
+            << "int8            " << (info["libtorch"]["int8_engine"].get<std::string>().empty() ? "unavailable (no fbgemm or qnnpack engine)" : "--precision int8 runs on " + info["libtorch"]["int8_engine"].get<std::string>()) << "\n"
             << "libtorch        " << info["libtorch"]["version"].get<std::string>() << ", "
             << info["libtorch"]["threads"] << " threads, oneDNN " << (info["libtorch"]["onednn"].get<bool>() ? "yes" : "no")
             << ", quantized engines" << (engines.empty() ? " none" : engines) << "\n"
@@ -123,6 +124,11 @@ void add_model_commands(CLI::App& app, Action& action) {
     cmd->add_flag("--compact-vocabulary", *compact,
                   "keep only the tokens the stored labels and templates use; the tokenizer travels in the file");
     cmd->add_flag("--fp16", *fp16, "store the weights as float16 (half the size; loaded as float32)");
+    cmd->add_option("--precision", args->precision,
+                    "fp32, or int8: CLIP's projections stored as int8 with per-output-channel scales (a quarter of "
+                    "their float32 size); such a file loads as an int8 model, on CPUs")
+        ->check(CLI::IsMember({"fp32", "int8"}))
+        ->capture_default_str();
     cmd->add_option("--metadata", *extra_metadata, "JSON file whose object is merged into the stored metadata");
     cmd->callback([&action, args, output, labels, labels_file, templates, compact, fp16, extra_metadata] {
       action = [args, output, labels, labels_file, templates, compact, fp16, extra_metadata] {

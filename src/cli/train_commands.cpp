@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "actionclip/clip/int8_quantization.h"
 #include "actionclip/dist/sharded_eval.h"
 #include "actionclip/eval/metrics.h"
 #include "actionclip/inference/text_embedder.h"
@@ -154,6 +155,8 @@ int run_eval(const EvalArgs& a, std::shared_ptr<dist::ProcessGroup> group) {
   }
   auto model = eval_model(a, config, group);
   auto& loaded = model.loaded;
+  // A config's model and a few-shot one are not loaded by load_model_from_args, which quantizes.
+  if (a.model.precision == "int8") quantize_for_inference(*loaded.model->clip);
   const auto records = read_annotations(list, data, class_names, false);
   if (main)
     for (const auto& p : records.problems) std::cerr << "actionclip: skipped " << p << "\n";

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "actionclip/clip/linear.h"
 #include "actionclip/clip/modified_resnet.h"
 #include "actionclip/util/error.h"
 
@@ -59,7 +60,7 @@ torch::Tensor ClipModelImpl::encode_text(const torch::Tensor& token_ids) {
   x = transformer(x, causal_mask(length, x.options()));
   x = ln_final(x);
   auto pooled = x.index({torch::arange(x.size(0), ids.options()), eot_position});
-  return torch::matmul(pooled, text_projection);
+  return project(pooled, text_projection, text_projection_int8);
 }
 
 torch::Tensor l2_normalize(const torch::Tensor& x) { return x / x.norm(2, -1, true); }

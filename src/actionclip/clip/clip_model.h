@@ -42,6 +42,7 @@ class ClipModelImpl : public torch::nn::Module {
   Transformer transformer{nullptr};
   torch::nn::Embedding token_embedding{nullptr};
   torch::Tensor positional_embedding, text_projection, logit_scale;
+  Int8Linear text_projection_int8;  // packed by quantize_for_inference
   LayerNorm ln_final{nullptr};
 
  private:

@@ -21,4 +21,13 @@ torch::Tensor linear(const torch::Tensor& input, const torch::Tensor& weight, co
       .view(sizes);
 }
 
+torch::Tensor linear(const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias,
+                     const Int8Linear& int8) {
+  return int8.defined() ? int8(input) : linear(input, weight, bias);
+}
+
+torch::Tensor project(const torch::Tensor& input, const torch::Tensor& matrix, const Int8Linear& int8) {
+  return int8.defined() ? int8(input) : torch::matmul(input, matrix);
+}
+
 }  // namespace actionclip

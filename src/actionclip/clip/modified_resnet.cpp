@@ -97,12 +97,12 @@ torch::Tensor AttentionPool2dImpl::forward(const torch::Tensor& features) {
   const auto head_dim = width / heads_;
   auto split_heads = [&](const torch::Tensor& t) { return t.view({batch, t.size(1), heads_, head_dim}).transpose(1, 2); };
   // Only the mean token's output is used, so it is the only query computed.
-  auto q = split_heads(linear(tokens.slice(1, 0, 1), q_proj->weight, q_proj->bias)) *
+  auto q = split_heads(linear(tokens.slice(1, 0, 1), q_proj->weight, q_proj->bias, q_proj_int8)) *
            (1.0 / std::sqrt(static_cast<double>(head_dim)));
-  auto k = split_heads(linear(tokens, k_proj->weight, k_proj->bias));
-  auto v = split_heads(linear(tokens, v_proj->weight, v_proj->bias));
+  auto k = split_heads(linear(tokens, k_proj->weight, k_proj->bias, k_proj_int8));
+  auto v = split_heads(linear(tokens, v_proj->weight, v_proj->bias, v_proj_int8));
   auto context = torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1), v);  // [B, H, 1, Dh]
-  return linear(context.transpose(1, 2).reshape({batch, width}), c_proj->weight, c_proj->bias);
+  return linear(context.transpose(1, 2).reshape({batch, width}), c_proj->weight, c_proj->bias, c_proj_int8);
 }
 
 ModifiedResNetImpl::ModifiedResNetImpl(const ClipConfig& c) {

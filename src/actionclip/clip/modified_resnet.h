@@ -8,6 +8,7 @@
 
 #include "actionclip/clip/clip_config.h"
 #include "actionclip/clip/image_encoder.h"
+#include "actionclip/clip/int8_linear.h"
 
 namespace actionclip {
 namespace dist {
@@ -57,6 +58,7 @@ class AttentionPool2dImpl : public torch::nn::Module {
 
   torch::Tensor positional_embedding;  // [grid^2 + 1, width]
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, c_proj{nullptr};
+  Int8Linear q_proj_int8, k_proj_int8, v_proj_int8, c_proj_int8;  // packed by quantize_for_inference
 
  private:
   int64_t grid_, heads_;

@@ -25,13 +25,13 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   // on a CPU with oneDNN the faster projections below win over it.
   const bool drop = dropout > 0 && is_training();
   if (!drop && !additive_mask.defined() && !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() &&
-      !at::autocast::is_enabled() && !uses_onednn_linear(x))
+      !at::autocast::is_enabled() && !uses_onednn_linear(x) && !in_proj_int8.defined())
     return std::get<0>(at::_native_multi_head_attention(x, x, x, width, heads_, in_proj_weight, in_proj_bias,
                                                         out_proj->weight, out_proj->bias, c10::nullopt,
                                                         /*need_weights=*/false));
   const auto head_dim = width / heads_;
   // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
-  auto qkv = linear(x, in_proj_weight, in_proj_bias)
+  auto qkv = linear(x, in_proj_weight, in_proj_bias, in_proj_int8)
                  .view({batch, length, 3, heads_, head_dim})
                  .permute({2, 0, 3, 1, 4});
   auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));
@@ -42,7 +42,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   auto weights = torch::softmax(logits, -1);
   if (drop) weights = torch::dropout(weights, dropout, true);
   auto context = torch::matmul(weights, v);  // [N, H, L, Dh]
-  return linear(context.transpose(1, 2).reshape({batch, length, width}), out_proj->weight, out_proj->bias);
+  return linear(context.transpose(1, 2).reshape({batch, length, width}), out_proj->weight, out_proj->bias,
+                out_proj_int8);
 }
 
 MlpImpl::MlpImpl(int64_t width, Activation activation) : activation_(activation) {
@@ -51,9 +52,9 @@ MlpImpl::MlpImpl(int64_t width, Activation activation) : activation_(activation)
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto h = linear(x, c_fc->weight, c_fc->bias);
+  auto h = linear(x, c_fc->weight, c_fc->bias, c_fc_int8);
   h = activation_ == Activation::QuickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
-  return linear(h, c_proj->weight, c_proj->bias);
+  return linear(h, c_proj->weight, c_proj->bias, c_proj_int8);
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(const BlockOptions& o) {

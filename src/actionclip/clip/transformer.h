@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "actionclip/clip/clip_config.h"
+#include "actionclip/clip/int8_linear.h"
 #include "actionclip/clip/layer_norm.h"
 
 namespace actionclip {
@@ -19,6 +20,7 @@ class SelfAttentionImpl : public torch::nn::Module {
 
   torch::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
+  Int8Linear in_proj_int8, out_proj_int8;  // packed by quantize_for_inference (int8_quantization.h)
   double dropout = 0;  // on the attention weights, in training (nn.MultiheadAttention's dropout)
 
  private:
@@ -32,6 +34,7 @@ class MlpImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+  Int8Linear c_fc_int8, c_proj_int8;
 
  private:
   Activation activation_;

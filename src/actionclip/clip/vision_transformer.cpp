@@ -1,5 +1,6 @@
 #include "actionclip/clip/vision_transformer.h"
 
+#include "actionclip/clip/linear.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -41,7 +42,7 @@ torch::Tensor VisionTransformerImpl::embed_patches(const torch::Tensor& images) 
 }
 
 torch::Tensor VisionTransformerImpl::pool(const torch::Tensor& tokens) {
-  return torch::matmul(ln_post(tokens.select(1, 0)), proj);
+  return project(ln_post(tokens.select(1, 0)), proj, proj_int8);
 }
 
 torch::Tensor VisionTransformerImpl::encode_tokens(const torch::Tensor& tokens) {

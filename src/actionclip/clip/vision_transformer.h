@@ -28,6 +28,7 @@ class VisionTransformerImpl : public ImageEncoderImpl {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::Tensor class_embedding, positional_embedding, proj, time_embedding;
+  Int8Linear proj_int8;  // packed by quantize_for_inference
   double emb_dropout = 0;  // training: dropout on the embedded tokens, before ln_pre (the reference's)
   LayerNorm ln_pre{nullptr}, ln_post{nullptr};
   Transformer transformer{nullptr};

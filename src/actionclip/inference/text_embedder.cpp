@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "actionclip/clip/int8_quantization.h"
 #include "actionclip/io/safetensors.h"
 #include "actionclip/util/error.h"
 
@@ -69,7 +70,8 @@ torch::Tensor TextEmbedder::embed(const std::vector<std::string>& texts) {
 LabelEmbeddings TextEmbedder::embed_labels(const std::vector<std::string>& labels, const TemplateSet& templates) {
   if (labels.empty()) throw Error("no labels given");
   LabelEmbeddings out{labels, templates, {}};
-  const nlohmann::json key = {{"model", options_.model_identity}, {"labels", labels}, {"templates", templates.templates}};
+  nlohmann::json key = {{"model", options_.model_identity}, {"labels", labels}, {"templates", templates.templates}};
+  if (is_int8(*model_->clip)) key["int8"] = true;  // int8 text embeddings differ from float32's
   const auto key_text = key.dump();
   std::string cache_path;
   if (!options_.cache_dir.empty() && !options_.model_identity.empty()) {

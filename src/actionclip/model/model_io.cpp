@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "actionclip/clip/int8_quantization.h"
 #include "actionclip/io/safetensors.h"
 #include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/model_names.h"
@@ -121,7 +122,13 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   if (model_options.prompt == PromptType::Joint && !clip_state.count("visual.time_embedding"))
     clip_state.emplace("visual.time_embedding",
                        loaded.model->clip->vision_transformer("the Joint prompt")->time_embedding.detach().clone());
+  const bool int8_file = weights_path == path && has_int8_weights(loaded.metadata);
+  if ((int8_file || options.int8) && !options.device.is_cpu())
+    throw FileError(path, std::string(int8_file ? "holds int8 weights, which run" : "int8 inference runs") +
+                              " on CPUs only (libtorch's quantized engines), not on " + options.device.str());
+  if (int8_file) load_int8_weights(*loaded.model->clip, clip_state, weights_path);
   loaded.unused_keys = assign_state(*loaded.model->clip, clip_state, weights_path, "CLIP");
+  if (options.int8) quantize_for_inference(*loaded.model->clip);
   if (loaded.model->fusion->has_parameters()) {
     if (fusion_state.empty())
       throw FileError(options.checkpoint.empty() ? path : options.checkpoint,
@@ -154,6 +161,7 @@ void save_model(const std::string& path, ActionClipModel& model, const nlohmann:
   for (auto& [_, t] : tensors)
     if (t.is_floating_point()) t = t.to(storage);
   nlohmann::json meta = extra_metadata.is_object() ? extra_metadata : nlohmann::json::object();
+  add_int8_weights(*model->clip, tensors, meta);
   meta["format"] = "actionclip";
   meta["format_version"] = 1;
   meta["clip"] = model->clip->config();

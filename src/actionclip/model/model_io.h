@@ -26,6 +26,9 @@ struct LoadOptions {
   bool load_tokenizer = true;
   torch::Device device = torch::kCPU;
   bool verify_checksums = false;  // also check tensor data against the archive's CRC-32s
+  // CLIP's projections on int8 weights (quantize_for_inference), CPU only. Files written by
+  // `convert --precision int8` load as int8 whatever this says.
+  bool int8 = false;
 };
 
 struct LoadedModel {
@@ -60,6 +63,7 @@ void normalize_time_embedding(io::TensorMap& clip_state);
 // Writes the project format: CLIP under OpenAI names, the visual prompt under "fusion.",
 // architecture and `extra_metadata` (labels, templates...) as JSON in the header. Floating-point
 // tensors are stored as `storage` (float16 halves the file; loading reads them back as float32).
+// A quantized model's projections are stored as int8 with their scales (add_int8_weights).
 void save_model(const std::string& path, ActionClipModel& model, const nlohmann::json& extra_metadata = {},
                 torch::Dtype storage = torch::kFloat32);
 

@@ -1,6 +1,7 @@
 #include "actionclip/system/system_info.h"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -8,27 +9,14 @@
 
 #include "actionclip/system/cpu_features.h"
 #include "actionclip/system/precision.h"
+#include "actionclip/system/quantized_engines.h"
 
 namespace actionclip {
-namespace {
-
-const char* quantized_engine_name(at::QEngine engine) {
-  switch (engine) {
-    case at::QEngine::FBGEMM: return "fbgemm";
-    case at::QEngine::QNNPACK: return "qnnpack";
-    case at::QEngine::ONEDNN: return "onednn";
-    default: return nullptr;
-  }
-}
-
-}  // namespace
 
 nlohmann::json system_info() {
   const auto& cpu = cpu_features();
   const auto bf16 = decide_precision(Precision::BFloat16, c10::Device(c10::kCPU), cpu);
-  nlohmann::json engines = nlohmann::json::array();
-  for (const auto engine : at::globalContext().supportedQEngines())
-    if (const char* name = quantized_engine_name(engine)) engines.push_back(name);
+  const auto engines = available_quantized_engines();
   nlohmann::json info = {
       {"cpu",
        {{"model", cpu.model},
@@ -43,7 +31,8 @@ nlohmann::json system_info() {
         {"threads", at::get_num_threads()},
         {"onednn", at::hasMKLDNN()},
         {"openmp", at::hasOpenMP()},
-        {"quantized_engines", engines}}},
+        {"quantized_engines", engines},
+        {"int8_engine", preferred_int8_engine(engines)}}},
       {"cuda", {{"available", torch::cuda::is_available()}, {"devices", torch::cuda::device_count()}}},
   };
   return info;

@@ -263,6 +263,9 @@ TrainConfig TrainConfig::parse(const std::string& yaml_text, const std::string& 
     throw FileError(source, "solver.type '" + s.type + "' is not supported (cosine, multistep)");
   if (s.optim != "adamw" && s.optim != "adam" && s.optim != "sgd")
     throw FileError(source, "solver.optim '" + s.optim + "' is not supported (adamw, adam, sgd)");
+  if (s.precision == "int8")
+    throw FileError(source, "solver.precision: int8 is for inference only (classify, embed-video, eval --precision "
+                            "int8): training needs gradients, which int8 weights have not; use fp32 or bf16");
   if (s.precision != "fp32" && s.precision != "bf16")
     throw FileError(source, "solver.precision must be fp32 or bf16, got '" + s.precision + "'");
   if (d.batch_size < 1 || d.num_segments < 1 || s.epochs < 1 || s.grad_accumulation < 1)

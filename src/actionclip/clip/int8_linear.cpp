@@ -1,0 +1,69 @@
+#include "actionclip/clip/int8_linear.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include "actionclip/system/quantized_engines.h"
+#include "actionclip/util/error.h"
+
+namespace actionclip {
+
+Int8Linear Int8Linear::quantize(const torch::Tensor& weight, const torch::Tensor& bias) {
+  torch::NoGradGuard no_grad;
+  auto w = weight.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  // max |w| of a row maps to 127; an all-zero row keeps scale 1 (any scale represents it).
+  auto max_abs = std::get<0>(w.abs().max(1));
+  auto scales = torch::where(max_abs > 0, max_abs / 127.0, torch::ones_like(max_abs)).to(torch::kFloat64);
+  auto zero_points = torch::zeros({w.size(0)}, torch::kLong);
+  return pack(torch::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8), bias);
+}
+
+Int8Linear Int8Linear::from_int8(const torch::Tensor& values, const torch::Tensor& scales, const torch::Tensor& bias) {
+  if (values.scalar_type() != torch::kInt8 || values.dim() != 2)
+    throw Error("int8 weight must be int8 [out, in], got " + std::string(c10::toString(values.scalar_type())) + " " +
+                c10::str(values.sizes()));
+  if (scales.dim() != 1 || scales.size(0) != values.size(0) || !scales.is_floating_point())
+    throw Error("int8 weight " + c10::str(values.sizes()) + " needs one float scale per output row, got " +
+                std::string(c10::toString(scales.scalar_type())) + " " + c10::str(scales.sizes()));
+  if (!(scales > 0).all().item<bool>()) throw Error("int8 weight scales must be positive");
+  auto quantized = at::_make_per_channel_quantized_tensor(values.contiguous(), scales.to(torch::kFloat64),
+                                                          torch::zeros({values.size(0)}, torch::kLong), 0);
+  return pack(quantized, bias);
+}
+
+Int8Linear Int8Linear::pack(const torch::Tensor& quantized_weight, const torch::Tensor& bias) {
+  const auto& engine = activate_int8_engine();
+  static const auto prepack =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("quantized::linear_prepack", "")
+          .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
+  Int8Linear linear;
+  linear.packed_ = prepack.call(quantized_weight, c10::nullopt);
+  if (bias.defined()) linear.bias_ = bias.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  // FBGEMM's AVX2 kernels add pairs of u8*s8 products in int16, which 8-bit activations can
+  // saturate; 7-bit ones cannot (PyTorch's dynamic quantization does the same). QNNPACK widens first.
+  linear.reduce_range_ = engine == "fbgemm";
+  return linear;
+}
+
+torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
+  if (torch::GradMode::is_enabled() && input.requires_grad())
+    throw Error("int8 projections are for inference only (no gradient); train in fp32 or bf16");
+  auto sizes = input.sizes().vec();
+  auto rows = input.reshape({-1, input.size(-1)}).to(torch::kFloat32);
+  // An all-zero row keeps scale 1.
+  auto row_scales = rows.abs().amax(1, true);
+  row_scales.masked_fill_(row_scales == 0, 1.0f);
+  auto out = packed_->apply_dynamic(rows.div(row_scales), reduce_range_).mul_(row_scales);
+  if (bias_.defined()) out.add_(bias_);
+  sizes.back() = out.size(-1);
+  return out.view(sizes);
+}
+
+Int8Linear::Weight Int8Linear::int8_weight() const {
+  auto quantized = std::get<0>(packed_->unpack());
+  return {quantized.int_repr(), quantized.q_per_channel_scales().to(torch::kFloat32)};
+}
+
+torch::Tensor Int8Linear::bias() const { return bias_; }
+
+}  // namespace actionclip
