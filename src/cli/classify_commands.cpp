@@ -2,10 +2,12 @@
 #include <iomanip>
 #include <iostream>
 
+#include "actionclip/dist/sharded_encode.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/inference/video_encoder.h"
 #include "actionclip/util/error.h"
 #include "commands.h"
+#include "distributed.h"
 
 namespace actionclip::cli {
 
@@ -53,9 +55,11 @@ nlohmann::json predictions_json(const std::vector<std::pair<std::string, double>
   return out;
 }
 
-void print_predictions(const std::string& path, const std::vector<std::pair<std::string, double>>& top) {
+void print_predictions(const std::string& path, const nlohmann::json& predictions) {
   std::cout << path << "\n";
-  for (const auto& [label, p] : top) std::cout << "  " << std::fixed << std::setprecision(4) << p << "  " << label << "\n";
+  for (const auto& p : predictions)
+    std::cout << "  " << std::fixed << std::setprecision(4) << p["probability"].get<double>() << "  "
+              << p["label"].get<std::string>() << "\n";
 }
 
 }  // namespace
@@ -83,9 +87,9 @@ void add_classify_commands(CLI::App& app, Action& action) {
         const int shown = *k > 0 ? *k : static_cast<int>(labels.labels.size());
         nlohmann::json out = nlohmann::json::array();
         for (size_t i = 0; i < images->size(); ++i) {
-          auto top = top_k(probabilities[static_cast<int64_t>(i)], labels.labels, shown);
-          if (*json) out.push_back({{"path", (*images)[i]}, {"predictions", predictions_json(top)}});
-          else print_predictions((*images)[i], top);
+          const auto predictions = predictions_json(top_k(probabilities[static_cast<int64_t>(i)], labels.labels, shown));
+          if (*json) out.push_back({{"path", (*images)[i]}, {"predictions", predictions}});
+          else print_predictions((*images)[i], predictions);
         }
         if (*json) print_json(out);
         return 0;
@@ -103,6 +107,7 @@ void add_classify_commands(CLI::App& app, Action& action) {
     auto workers = std::make_shared<int>(2);
     auto json = std::make_shared<bool>(false);
     auto quiet = std::make_shared<bool>(false);
+    auto dist_args = std::make_shared<DistArgs>();
     add_model_options(cmd, *args, true);
     allow_builtin_model(cmd);
     add_label_options(cmd, *label_args);
@@ -113,35 +118,47 @@ void add_classify_commands(CLI::App& app, Action& action) {
     cmd->add_option("--workers", *workers, "decoding threads")->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output (one JSON document)");
     cmd->add_flag("-q,--quiet", *quiet, "no progress bar");
-    cmd->callback([&action, args, label_args, inputs, views, k, batch, workers, json, quiet] {
-      action = [args, label_args, inputs, views, k, batch, workers, json, quiet] {
-        auto loaded = load_model_from_args(*args);
-        auto labels = embed_labels(loaded, *args, *label_args);
-        auto paths = expand_video_inputs(*inputs, *args);
-        if (paths.empty()) throw Error("no videos found in the given inputs");
+    add_dist_options(cmd, *dist_args);
+    cmd->callback([&action, args, label_args, inputs, views, k, batch, workers, json, quiet, dist_args] {
+      action = [args, label_args, inputs, views, k, batch, workers, json, quiet, dist_args] {
+        return run_as_rank(*dist_args, args->device, [=](std::shared_ptr<dist::ProcessGroup> group) {
+          auto model_args = *args;
+          model_args.device = rank_device(args->device);
+          auto loaded = load_model_from_args(model_args);
+          auto labels = embed_labels(loaded, model_args, *label_args);
+          auto paths = expand_video_inputs(*inputs, model_args);
+          if (paths.empty()) throw Error("no videos found in the given inputs");
 
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
-        VideoEncoder encoder(loaded.model, options);
+          const auto options = video_encoder_options(loaded, *views, *batch, *workers, model_args);
+          VideoEncoder encoder(loaded.model, options);
 
-        nlohmann::json results = nlohmann::json::array();
-        Progress progress("classify", static_cast<int64_t>(paths.size()), !*quiet);
-        auto stats = encoder.encode(paths, [&](EncodedVideo& video) {
-          if (!video.error.empty()) {
-            std::cerr << (std::string(*quiet ? "" : "\r\033[K")) << "actionclip: failed: " << video.error << "\n";
-            results.push_back({{"path", video.path}, {"error", video.error}});
-            return;
-          }
-          auto probabilities = video_label_probabilities(video.view_features, labels, label_args->scale);
-          auto top = top_k(probabilities, labels.labels, *k);
-          results.push_back({{"path", video.path}, {"predictions", predictions_json(top)},
-                             {"views", view_frames_json(video.view_frames)}});
-          if (!*json) print_predictions(video.path, top);
-        }, &progress);
-        progress.finish(std::to_string(stats.failed) + " failed");
-        if (*json)
-          print_json({{"model", args->model}, {"views", *views}, {"sampling", args->sampling}, {"results", results},
-                      {"videos", stats.videos}, {"failed", stats.failed}, {"seconds", stats.seconds}});
-        return stats.failed > 0 ? 2 : 0;
+          nlohmann::json results = nlohmann::json::array();
+          Progress progress("classify", static_cast<int64_t>(paths.size()), !*quiet);
+          auto summarize = [&](EncodedVideo& video) -> nlohmann::json {
+            if (!video.error.empty()) return {{"path", video.path}, {"error", video.error}};
+            auto probabilities = video_label_probabilities(video.view_features, labels, label_args->scale);
+            return {{"path", video.path},
+                    {"predictions", predictions_json(top_k(probabilities, labels.labels, *k))},
+                    {"views", view_frames_json(video.view_frames)}};
+          };
+          auto report = [&](const nlohmann::json& result) {
+            if (result.contains("error"))
+              std::cerr << (std::string(*quiet ? "" : "\r\033[K")) << "actionclip: failed: "
+                        << result["error"].get<std::string>() << "\n";
+            else if (!*json)
+              print_predictions(result["path"].get<std::string>(), result["predictions"]);
+            results.push_back(result);
+          };
+          auto stats = dist::encode_in_order(group.get(), encoder, paths, static_cast<size_t>(options.batch_size),
+                                             summarize, report, &progress);
+          progress.finish(std::to_string(stats.failed) + " failed");
+          const int status = stats.failed > 0 ? 2 : 0;
+          if (group && !group->is_main()) return status;  // rank 0 prints
+          if (*json)
+            print_json({{"model", args->model}, {"views", *views}, {"sampling", args->sampling}, {"results", results},
+                        {"videos", stats.videos}, {"failed", stats.failed}, {"seconds", stats.seconds}});
+          return status;
+        });
       };
     });
   }

@@ -15,6 +15,7 @@
 #include "actionclip/model/builtin_model.h"
 #include "actionclip/system/precision.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 
 namespace actionclip::cli {
 namespace fs = std::filesystem;
@@ -78,7 +79,7 @@ LoadedModel load_model_from_args(const ModelArgs& args, bool need_tokenizer) {
   if (!args.prompt.empty()) options.prompt = prompt_type_from_name(args.prompt);
   if (args.frames > 0) options.num_frames = args.frames;
   if (args.model.empty()) {
-    std::cerr << builtin_model_notice() << "\n";
+    notices() << builtin_model_notice() << "\n";
     return load_model(builtin_model_path(), options);
   }
   return load_model(args.model, options);
@@ -96,7 +97,7 @@ VideoEncoderOptions video_encoder_options(const LoadedModel& loaded, const std::
   options.views.sampling = video::sampling_from_name(args.sampling);
   options.device = parse_device(args.device);
   const auto precision = decide_precision(precision_from_name(args.precision), options.device);
-  if (!precision.notice.empty()) std::cerr << "actionclip: " << precision.notice << "\n";
+  if (!precision.notice.empty()) notices() << "actionclip: " << precision.notice << "\n";
   options.bfloat16 = precision.used == Precision::BFloat16;
   return options;
 }
@@ -162,9 +163,7 @@ void write_embeddings(const std::string& output, const torch::Tensor& embeddings
   if (output.empty() || output == "-") {
     std::cout << doc.dump() << std::endl;
   } else {
-    std::ofstream out(output);
-    if (!out) throw FileError(output, "cannot open for writing");
-    out << doc.dump() << '\n';
+    io::write_file_atomically(output, [&](std::ostream& out) { out << doc.dump() << '\n'; });
   }
 }
 

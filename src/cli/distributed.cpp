@@ -3,6 +3,7 @@
 #include "actionclip/dist/launch_environment.h"
 #include "actionclip/dist/local_launcher.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 
 namespace actionclip::cli {
 
@@ -30,6 +31,7 @@ int run_as_rank(const DistArgs& args, const std::string& device,
     return dist::launch_local_workers(args.nproc, dist::without_option(dist::own_arguments(), "--nproc"));
   }
   if (!env.distributed()) return body(nullptr);
+  if (!env.is_main()) silence_notices();
   if (args.timeout_seconds <= 0) throw Error("--dist-timeout must be positive");
   dist::GroupOptions options;
   options.backend = args.backend;

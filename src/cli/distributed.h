@@ -25,7 +25,8 @@ std::string rank_device(const std::string& device);
 // With --nproc N > 1 (and no launcher's variables set): starts N workers running this command
 // line without --nproc and returns their status. Otherwise runs `body` once, as one rank of the
 // job the environment describes (a group of one process when there is none: `body` gets null).
-// A rank whose body throws tells the others before the error ends it.
+// A rank whose body throws tells the others before the error ends it. Ranks other than 0 print
+// errors only: their notices and progress lines are silenced (notices.h).
 int run_as_rank(const DistArgs& args, const std::string& device,
                 const std::function<int(std::shared_ptr<dist::ProcessGroup>)>& body);
 

@@ -2,13 +2,17 @@
 #include <filesystem>
 #include <iostream>
 
+#include "actionclip/dist/sharded_encode.h"
+#include "actionclip/dist/shards.h"
 #include "actionclip/inference/text_embedder.h"
 #include "actionclip/inference/video_encoder.h"
 #include "actionclip/inference/video_index.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 #include "actionclip/video/image_reader.h"
 #include "actionclip/video/transforms.h"
 #include "commands.h"
+#include "distributed.h"
 
 namespace actionclip::cli {
 
@@ -63,39 +67,54 @@ void add_embed_commands(CLI::App& app, Action& action) {
     auto views = std::make_shared<std::string>("1x1");
     auto batch = std::make_shared<int>(8);
     auto workers = std::make_shared<int>(2);
+    auto dist_args = std::make_shared<DistArgs>();
     add_model_options(cmd, *args, true);
     cmd->add_option("videos", *inputs, "video files, folders, or .txt lists")->required();
     cmd->add_option("-o,--output", *output, "index.safetensors (for 'search'), or .npy / .json")->required();
     cmd->add_option("--views", *views, "CROPSxCLIPS test views, averaged")->capture_default_str();
     cmd->add_option("--batch-size", *batch, "videos per model call")->capture_default_str();
     cmd->add_option("--workers", *workers, "decoding threads")->capture_default_str();
-    cmd->callback([&action, args, inputs, output, views, batch, workers] {
-      action = [args, inputs, output, views, batch, workers] {
-        auto loaded = load_model_from_args(*args, false);
-        auto paths = expand_video_inputs(*inputs, *args);
-        const auto options = video_encoder_options(loaded, *views, *batch, *workers, *args);
-        VideoEncoder encoder(loaded.model, options);
-        VideoIndex index;
-        std::vector<torch::Tensor> rows;
-        Progress progress("embed", static_cast<int64_t>(paths.size()));
-        auto stats = encoder.encode(paths, [&](EncodedVideo& video) {
-          if (!video.error.empty()) {
-            std::cerr << "actionclip: skipped " << video.error << "\n";
-            return;
-          }
-          index.paths.push_back(video.path);
-          rows.push_back(index_embedding(video.view_features));
-        }, &progress);
-        progress.finish();
-        if (rows.empty()) throw Error("no video could be embedded");
-        index.embeddings = torch::stack(rows);
-        index.info = {{"model", file_identity(args->model)}, {"views", *views},
-                      {"visual_prompt", prompt_type_name(loaded.model->options().prompt)}};
-        const auto ext = std::filesystem::path(*output).extension().string();
-        if (ext == ".npy" || ext == ".json") write_embeddings(*output, index.embeddings, "paths", index.paths);
-        else save_video_index(*output, index);
-        std::cerr << "embedded " << rows.size() << " of " << paths.size() << " videos into " << *output << "\n";
-        return stats.failed > 0 ? 2 : 0;
+    add_dist_options(cmd, *dist_args);
+    cmd->callback([&action, args, inputs, output, views, batch, workers, dist_args] {
+      action = [args, inputs, output, views, batch, workers, dist_args] {
+        return run_as_rank(*dist_args, args->device, [=](std::shared_ptr<dist::ProcessGroup> group) {
+          auto model_args = *args;
+          model_args.device = rank_device(args->device);
+          auto loaded = load_model_from_args(model_args, false);
+          auto paths = expand_video_inputs(*inputs, model_args);
+          const auto options = video_encoder_options(loaded, *views, *batch, *workers, model_args);
+          VideoEncoder encoder(loaded.model, options);
+          VideoIndex index;
+          std::vector<torch::Tensor> rows;
+          Progress progress("embed", static_cast<int64_t>(paths.size()));
+          auto summarize = [](EncodedVideo& video) -> nlohmann::json {
+            if (!video.error.empty()) return {{"path", video.path}, {"error", video.error}};
+            const auto embedding = index_embedding(video.view_features);
+            return {{"path", video.path}, {"dim", embedding.numel()}, {"embedding", dist::tensor_bytes(embedding)}};
+          };
+          auto keep = [&](const nlohmann::json& result) {
+            if (result.contains("error")) {
+              std::cerr << "actionclip: skipped " << result["error"].get<std::string>() << "\n";
+              return;
+            }
+            index.paths.push_back(result["path"].get<std::string>());
+            rows.push_back(dist::tensor_from_bytes(result["embedding"], {result["dim"].get<int64_t>()}, torch::kFloat32));
+          };
+          auto stats = dist::encode_in_order(group.get(), encoder, paths, static_cast<size_t>(options.batch_size),
+                                             summarize, keep, &progress);
+          progress.finish();
+          const int status = stats.failed == 0 ? 0 : stats.failed < stats.videos ? 2 : 1;
+          if (group && !group->is_main()) return status;  // rank 0 reports and writes
+          if (rows.empty()) throw Error("no video could be embedded");
+          index.embeddings = torch::stack(rows);
+          index.info = {{"model", file_identity(args->model)}, {"views", *views},
+                        {"visual_prompt", prompt_type_name(loaded.model->options().prompt)}};
+          const auto ext = std::filesystem::path(*output).extension().string();
+          if (ext == ".npy" || ext == ".json") write_embeddings(*output, index.embeddings, "paths", index.paths);
+          else save_video_index(*output, index);
+          notices() << "embedded " << rows.size() << " of " << paths.size() << " videos into " << *output << "\n";
+          return status;
+        });
       };
     });
   }

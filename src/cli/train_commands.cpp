@@ -15,6 +15,7 @@
 #include "actionclip/train/configured_model.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 #include "commands.h"
 #include "distributed.h"
 
@@ -98,13 +99,13 @@ EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config, std:
   if (a.few_shot.shots <= 0) {
     if (config->network.baseline == "unimodal")
       throw FileError(config->source, "network.baseline unimodal: its classifier is trained only by --shots");
-    for (const auto& line : config->notices) std::cerr << "actionclip: " << line << "\n";
+    for (const auto& line : config->notices) notices() << "actionclip: " << line << "\n";
     out.loaded = load_configured_model(*config);
     out.loaded.templates = resolve_templates(config->data.templates);
     out.loaded.model->to(parse_device(config->device));
     return out;
   }
-  std::cerr << "few-shot: fine-tuning on " << a.few_shot.shots << " videos per class (seed " << a.few_shot.shots_seed << ")\n";
+  notices() << "few-shot: fine-tuning on " << a.few_shot.shots << " videos per class (seed " << a.few_shot.shots_seed << ")\n";
   config->device = rank_device(config->device);
   Trainer trainer(*config, group);
   TrainRunOptions run;

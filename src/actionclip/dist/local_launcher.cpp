@@ -45,6 +45,8 @@ int free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
+constexpr int kSomeInputsFailed = 2;
+
 int exit_status(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
@@ -156,9 +158,13 @@ int launch_local_workers(int nproc, const std::vector<std::string>& arguments) {
     --running;
     if (exit_status(wait_status) == 0 || stopping) continue;
     status = exit_status(wait_status);
-    std::cerr << "actionclip: rank " << rank << " " << describe(wait_status);
-    if (running > 0) std::cerr << "; stopping the other " << running << " rank(s)";
-    std::cerr << std::endl;
+    // Status 2 is a finished job in which some inputs failed (classify, eval, embed-video): rank 0
+    // has reported them and every rank exits so.
+    if (status != kSomeInputsFailed) {
+      std::cerr << "actionclip: rank " << rank << " " << describe(wait_status);
+      if (running > 0) std::cerr << "; stopping the other " << running << " rank(s)";
+      std::cerr << std::endl;
+    }
     stopping = true;
     next_signal = std::chrono::steady_clock::now() + kGrace;
   }

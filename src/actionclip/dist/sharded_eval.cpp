@@ -1,26 +1,12 @@
 #include "actionclip/dist/sharded_eval.h"
 
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
 
 namespace actionclip::dist {
 namespace {
-
-nlohmann::json::binary_t tensor_bytes(const torch::Tensor& t) {
-  auto contiguous = t.contiguous();
-  const auto* begin = static_cast<const uint8_t*>(contiguous.data_ptr());
-  return nlohmann::json::binary_t(std::vector<uint8_t>(begin, begin + contiguous.nbytes()));
-}
-
-torch::Tensor tensor_from(const nlohmann::json& bytes, std::vector<int64_t> shape, torch::ScalarType type) {
-  auto t = torch::empty(shape, type);
-  const auto& binary = bytes.get_binary();
-  std::memcpy(t.data_ptr(), binary.data(), std::min(binary.size(), t.nbytes()));
-  return t;
-}
 
 // One rank's part of the evaluation, with positions in the whole list.
 std::string pack(const Evaluation& e, const std::vector<size_t>& positions, bool multi_label, int64_t num_classes) {
@@ -52,14 +38,6 @@ std::string pack(const Evaluation& e, const std::vector<size_t>& positions, bool
 
 }  // namespace
 
-std::vector<size_t> shard_positions(size_t count, size_t batch_size, int rank, int ranks) {
-  std::vector<size_t> positions;
-  batch_size = std::max<size_t>(batch_size, 1);
-  for (size_t block = static_cast<size_t>(rank); block * batch_size < count; block += static_cast<size_t>(ranks))
-    for (size_t i = block * batch_size; i < std::min(count, (block + 1) * batch_size); ++i) positions.push_back(i);
-  return positions;
-}
-
 Evaluation evaluate_sharded(ProcessGroup& group, VideoEncoder& encoder, const ViewScorer& scorer,
                             const std::vector<data::VideoRecord>& records, int64_t num_classes, size_t batch_size,
                             Progress* progress) {
@@ -68,6 +46,7 @@ Evaluation evaluate_sharded(ProcessGroup& group, VideoEncoder& encoder, const Vi
   for (auto p : positions) shard.push_back(records[p]);
   bool multi_label = false;
   for (const auto& r : records) multi_label = multi_label || r.labels.size() > 1;
+  if (progress) progress->set_total(static_cast<int64_t>(shard.size()));
   const auto local = evaluate(encoder, scorer, shard, num_classes, progress);
 
   Evaluation all;
@@ -86,9 +65,9 @@ Evaluation evaluate_sharded(ProcessGroup& group, VideoEncoder& encoder, const Vi
     const auto n = static_cast<int64_t>(part["indices"].size());
     if (n == 0) continue;
     const auto classes = part["classes"].get<int64_t>();
-    const auto scores = tensor_from(part["scores"], {n, classes}, torch::kFloat32);
-    const auto labels = multi_label ? tensor_from(part["labels"], {n, num_classes}, torch::kFloat32)
-                                    : tensor_from(part["labels"], {n}, torch::kLong);
+    const auto scores = tensor_from_bytes(part["scores"], {n, classes}, torch::kFloat32);
+    const auto labels = multi_label ? tensor_from_bytes(part["labels"], {n, num_classes}, torch::kFloat32)
+                                    : tensor_from_bytes(part["labels"], {n}, torch::kLong);
     for (int64_t i = 0; i < n; ++i) {
       Row row{part["indices"][static_cast<size_t>(i)].get<size_t>(), part["paths"][static_cast<size_t>(i)].get<std::string>(),
               {}, scores[i], labels[i]};

@@ -70,7 +70,10 @@ EncodeStats VideoEncoder::encode(const std::vector<std::string>& paths, const st
     auto prepared = *loader.next();
     pending.push_back({i, paths[i], {}, std::move(prepared.views.frames), prepared.error});
     if (prepared.error.empty()) pending_views.push_back(prepared.views.pixels);
-    if (pending_views.size() >= static_cast<size_t>(options_.batch_size)) flush();
+    // A batch is a block of consecutive inputs, with a gap where one failed: the rows (and so the
+    // rounding) a video gets do not depend on whether its neighbours could be read, and a shard of
+    // whole blocks (dist/shards.h) encodes exactly as one process does.
+    if (pending.size() >= static_cast<size_t>(options_.batch_size)) flush();
   }
   flush();
   stats.videos = paths.size();

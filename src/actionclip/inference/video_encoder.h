@@ -16,7 +16,7 @@ namespace actionclip {
 
 struct VideoEncoderOptions {
   ViewOptions views;
-  int batch_size = 8;       // videos per model call
+  int batch_size = 8;       // consecutive inputs per model call (fewer videos when some fail)
   int decode_threads = 2;
   torch::Device device = torch::kCPU;
   // Matrix products in bfloat16 (autocast): on GPUs and on CPUs with AVX-512 BF16 or AMX about

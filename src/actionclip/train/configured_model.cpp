@@ -1,11 +1,11 @@
 #include "actionclip/train/configured_model.h"
 
-#include <iostream>
 
 #include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/model_names.h"
 #include "actionclip/train/trainer.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 
 namespace actionclip {
 
@@ -26,7 +26,7 @@ std::string starting_weights(const TrainConfig& c) {
   if (released_model_file_name(n.arch)) {
     if (auto found = find_released_model(n.arch)) return *found;
     if (n.init) return resolve_model_name(n.arch);  // downloaded (or an error saying where to put the file)
-    std::cerr << "actionclip: " << c.source << ": network.init is false and " << n.arch
+    notices() << "actionclip: " << c.source << ": network.init is false and " << n.arch
               << " is not in the model cache (" << model_cache_dir()
               << "): both encoders start random (the reference would load the image encoder's weights; "
               << "`actionclip models --download " << n.arch << "` fetches them)\n";

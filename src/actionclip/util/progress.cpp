@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "actionclip/util/notices.h"
+
 namespace actionclip {
 
 std::string format_duration(double seconds) {
@@ -22,7 +24,7 @@ std::string format_duration(double seconds) {
 Progress::Progress(std::string label, int64_t total, bool enabled)
     : label_(std::move(label)),
       total_(total),
-      enabled_(enabled),
+      enabled_(enabled && notices_enabled()),
       tty_(::isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}

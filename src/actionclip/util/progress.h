@@ -10,7 +10,8 @@ namespace actionclip {
 
 class Progress {
  public:
-  // `total` 0 means unknown. Output goes to stderr; `enabled` false silences it entirely.
+  // `total` 0 means unknown. Output goes to stderr; `enabled` false silences it entirely, and so
+  // do silenced notices (notices.h: the ranks of a job other than 0).
   Progress(std::string label, int64_t total, bool enabled = true);
   ~Progress();
 
