@@ -42,6 +42,10 @@ PrecisionDecision decide_precision(Precision requested, const c10::Device& devic
     if (decision.int8_engine.empty())
       throw Error("int8 inference needs libtorch's fbgemm or qnnpack quantized engine; this libtorch build has " +
                   engine_list(quantized_engines) + ": use --precision fp32");
+    // QNNPACK is built for ARM; its x86 kernels are SSE2 and measured slower than float32 on an AVX2 CPU.
+    if (decision.int8_engine == "qnnpack" && cpu.avx2)
+      decision.notice = "int8 runs on libtorch's qnnpack engine here (this build has no fbgemm), whose x86 kernels are "
+                        "slower than float32 on this CPU: int8 saves memory and file size, not time";
   }
   if (requested == Precision::BFloat16 && device.is_cpu() && !cpu.native_bf16()) {
     decision.used = Precision::Float32;
