@@ -1,6 +1,7 @@
 // actionclip bench clip: image and text encoding throughput of a CLIP shape (ViT-B/32 by default).
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -11,6 +12,7 @@
 #include "actionclip/system/precision.h"
 #include "actionclip/util/autocast.h"
 #include "bench.h"
+#include "bench_roofline.h"
 #include "common.h"
 
 namespace actionclip::cli {
@@ -31,6 +33,17 @@ int bench_clip(const BenchArgs& a) {
   const auto resolution = config.image_resolution;
   auto images = torch::randn({a.batch, 3, resolution, resolution}, device);
   const double images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
+  // The roofline: float32 GEMM throughput at the encoder's own shapes, and the encoder's share of it.
+  nlohmann::json roofline;
+  if (!config.resnet() && device.is_cpu()) {
+    const auto gemm = measure_roofline(vit_encoder_gemms(config, a.batch), float32_layer, std::max(0.25, a.seconds / 10));
+    const double achieved = vit_image_flops(config) * images_per_s / 1e9;
+    roofline = {{"image_gflop", vit_image_flops(config) / 1e9},
+                {"encoder_gflops", achieved},
+                {"fp32_gemm_gflops", gemm.gflops},
+                {"share_of_fp32_gemm", achieved / gemm.gflops},
+                {"fp32_gemm_shapes", gemm.per_shape}};
+  }
 
   auto ids = torch::zeros({a.text_batch, 77}, torch::kLong);
   ids.select(1, 0).fill_(49406);
@@ -72,6 +85,7 @@ int bench_clip(const BenchArgs& a) {
                            {"precision", a.precision},
                            {"precision_used", precision_name(precision.used)},
                            {"machine", machine_json()},
+                           {"roofline", roofline},
                            {"python", python}};
   if (a.json) {
     print_json(result);
@@ -81,6 +95,10 @@ int bench_clip(const BenchArgs& a) {
               device.str().c_str(), torch::get_num_threads(), precision_name(precision.used));
   std::printf("  image batch %d, text batch %d, prompts of %d tokens\n", a.batch, a.text_batch, a.prompt_tokens);
   print_ratio("images/s", images_per_s, python, "images_per_s");
+  if (!roofline.empty())
+    std::printf("  %-34s %10.1f GFLOP/s (%.2f GFLOP per image) = %.0f%% of float32 GEMM at its shapes, %.1f GFLOP/s\n",
+                "roofline: image encoder", roofline["encoder_gflops"].get<double>(), roofline["image_gflop"].get<double>(),
+                100 * roofline["share_of_fp32_gemm"].get<double>(), roofline["fp32_gemm_gflops"].get<double>());
   print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");
   std::printf("  %-34s %10.1f   (end-token cut: %.1fx)\n", "text prompts/s, all 77 positions", texts_full_per_s,
               texts_per_s / texts_full_per_s);

@@ -122,6 +122,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   auto* load = bench->add_subcommand("load", "Checkpoint loading time and memory, next to Python's torch.load");
   common(load);
   load->add_option("--repeat", args->repeat, "loads per file (the fastest is reported)")->capture_default_str();
+  load->add_option("--bpe", args->bpe, "CLIP tokenizer file, for the classify memory figures");
   load->add_option("--work-dir", args->work_dir, "where the ViT-B/32-shaped file is written (reused when present)");
   load->add_option("files", args->files, "further checkpoint files to measure");
   load->add_option("--measure-one", args->measure_one)->group("");  // the child process of a measurement

@@ -1,6 +1,7 @@
 // actionclip bench load: how long reading a checkpoint takes and how much memory it needs,
 // next to Python's torch.load, for an ActionCLIP checkpoint as released and a ViT-B/32-shaped
-// torch.save file.
+// torch.save file; and the peak resident memory of `classify` with a ViT-B/32 model file in
+// each form convert writes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,9 +11,14 @@
 
 #include "actionclip/build_paths.h"
 #include "actionclip/clip/clip_model.h"
+#include "actionclip/data/synth.h"
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/io/torch_save.h"
+#include "actionclip/model/builtin_model.h"
+#include "actionclip/model/model_io.h"
+#include "actionclip/system/child_process.h"
 #include "actionclip/util/error.h"
+#include "actionclip/video/video_writer.h"
 #include "bench.h"
 
 namespace actionclip::cli {
@@ -53,6 +59,69 @@ std::string vit_b32_file(const std::string& work_dir) {
   for (const auto& p : model->named_parameters()) state.emplace(p.key(), p.value().detach());
   io::save_torch_state_dict(path, state, "cuda:0");
   return path;
+}
+
+// A ViT-B/32-shaped ActionCLIP (random weights, meanP) as `convert` writes it, in float32 or float16.
+std::string vit_b32_model_file(const std::string& work_dir, torch::Dtype storage) {
+  const auto path =
+      (fs::path(work_dir) / (storage == torch::kFloat16 ? "vit-b-32-fp16.safetensors" : "vit-b-32-fp32.safetensors")).string();
+  if (fs::exists(path)) return path;
+  fs::create_directories(work_dir);
+  torch::manual_seed(0);
+  ActionClipModel model(ClipConfig::vit_b32(), ActionClipOptions{PromptType::MeanP, 8, true});
+  save_model(path, model, {}, storage);
+  return path;
+}
+
+// A short synthetic clip (2 s, 112x112) for classify to chew on.
+std::string short_clip(const std::string& work_dir) {
+  const auto path = (fs::path(work_dir) / "short-clip.avi").string();
+  if (fs::exists(path)) return path;
+  data::SynthOptions synth;
+  synth.frames = 16;
+  synth.colors = {"red"};
+  synth.shapes = {"square"};
+  synth.motions = {"left"};
+  video::VideoWriterOptions options;
+  options.codec = video::VideoCodec::Mpeg4;
+  video::VideoWriter writer(path, synth.width, synth.height, synth.fps, options);
+  for (const auto& frame : data::render_synth_video(synth, data::synth_classes(synth).front(), 0)) writer.write(frame);
+  writer.close();
+  return path;
+}
+
+std::string find_tokenizer(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  const auto beside_sources = fs::path(ACTIONCLIP_SOURCE_DIR) / ".." / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz";
+  return fs::exists(beside_sources) ? beside_sources.string() : find_bpe_file("", "");
+}
+
+// Peak resident memory of one `classify` process per model file, next to the file's size.
+nlohmann::json classify_memory(const BenchArgs& a, const std::string& work_dir) {
+  std::string bpe;
+  try {
+    bpe = find_tokenizer(a.bpe);
+  } catch (const Error& e) {
+    return {{"skipped", e.what()}};
+  }
+  const auto clip = short_clip(work_dir);
+  const auto self = "/proc/" + std::to_string(::getpid()) + "/exe";
+  std::vector<std::pair<std::string, std::string>> forms = {
+      {"built-in model (1.8 MB; the process without large weights)", builtin_model_path()},
+      {"ViT-B/32, float32", vit_b32_model_file(work_dir, torch::kFloat32)},
+      {"ViT-B/32, float16", vit_b32_model_file(work_dir, torch::kFloat16)}};
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [form, path] : forms) {
+    const auto run = run_child({self, "-t", std::to_string(torch::get_num_threads()), "classify", "-q", "--no-cache", "-m",
+                                path, "--bpe", bpe, "--labels", "surfing,cooking", clip});
+    if (run.exit_code != 0) throw Error("classify with " + path + " failed: " + run.output);
+    rows.push_back({{"form", form},
+                    {"path", path},
+                    {"file_mb", static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0)},
+                    {"peak_rss_mb", run.peak_rss_mb},
+                    {"seconds", run.seconds}});
+  }
+  return rows;
 }
 
 }  // namespace
@@ -111,8 +180,10 @@ int bench_load(const BenchArgs& a) {
                        {"weights_mb", ours["weights_mb"]},
                        {"python", python}});
   }
+  const auto classify = classify_memory(a, work_dir);
   if (a.json) {
-    std::printf("%s\n", nlohmann::json{{"machine", machine_json()}, {"files", results}}.dump(2).c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"machine", machine_json()}, {"files", results}, {"classify_memory", classify}}.dump(2).c_str());
     return 0;
   }
   std::printf("checkpoint loading, fastest of %d (peak memory added by one load, weights as loaded in float32)\n", a.repeat);
@@ -129,6 +200,14 @@ int bench_load(const BenchArgs& a) {
     else
       std::printf("    (python3-torch not found: no torch.load figure)\n");
   }
+  if (classify.is_object()) {
+    std::printf("classify peak memory: (%s)\n", classify["skipped"].get<std::string>().c_str());
+    return 0;
+  }
+  std::printf("classify of one short clip, peak resident memory of the process (one process per file)\n");
+  for (const auto& r : classify)
+    std::printf("  %-60s %7.1f MB file   peak %7.1f MB   %6.2f s\n", r["form"].get<std::string>().c_str(),
+                r["file_mb"].get<double>(), r["peak_rss_mb"].get<double>(), r["seconds"].get<double>());
   return 0;
 }
 

@@ -80,7 +80,7 @@ Checkpoint read_torch_checkpoint(TorchFile& file) {
 
 namespace {
 
-Checkpoint read_huggingface(const std::string& dir, bool verify_checksums) {
+Checkpoint read_huggingface(const std::string& dir, bool verify_checksums, TensorData data) {
   const auto config_path = fs::path(dir) / "config.json";
   nlohmann::json config;
   {
@@ -94,9 +94,9 @@ Checkpoint read_huggingface(const std::string& dir, bool verify_checksums) {
   }
   TensorMap hf;
   if (fs::exists(fs::path(dir) / "model.safetensors")) {
-    hf = load_safetensors((fs::path(dir) / "model.safetensors").string());
+    hf = load_safetensors((fs::path(dir) / "model.safetensors").string(), nullptr, data);
   } else if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
-    TorchFile bin((fs::path(dir) / "pytorch_model.bin").string(), verify_checksums);
+    TorchFile bin((fs::path(dir) / "pytorch_model.bin").string(), verify_checksums, data);
     hf = bin.tensors(bin.root(), "pytorch_model.bin");
   } else {
     throw FileError(dir, "model folder has neither model.safetensors nor pytorch_model.bin");
@@ -114,9 +114,9 @@ Checkpoint read_huggingface(const std::string& dir, bool verify_checksums) {
   return c;
 }
 
-Checkpoint read_project_safetensors(const std::string& path) {
+Checkpoint read_project_safetensors(const std::string& path, TensorData data) {
   Metadata metadata;
-  auto tensors = load_safetensors(path, &metadata);
+  auto tensors = load_safetensors(path, &metadata, data);
   Checkpoint c{path, CheckpointFormat::ActionClipSafetensors, {}, {}, nlohmann::json::object(), {}, {}, {}, false};
   if (metadata.count("actionclip")) {
     try {
@@ -190,26 +190,28 @@ TensorMap hf_to_openai(const TensorMap& hf) {
   return out;
 }
 
-Checkpoint read_checkpoint(const std::string& path, bool verify_checksums) {
+Checkpoint read_checkpoint(const std::string& path, bool verify_checksums, TensorData data) {
   if (!fs::exists(path)) throw FileError(path, "no such file or folder");
   Checkpoint c;
   if (fs::is_directory(path)) {
-    c = read_huggingface(path, verify_checksums);
+    c = read_huggingface(path, verify_checksums, data);
   } else {
     if (fs::file_size(path) == 0) throw FileError(path, "file is empty");
     const auto prefix = read_prefix(path, 16);
     if (is_safetensors(prefix)) {
-      c = read_project_safetensors(path);
+      c = read_project_safetensors(path, data);
     } else if (is_zip(prefix) || (!prefix.empty() && static_cast<unsigned char>(prefix[0]) == 0x80)) {
-      TorchFile file(path, verify_checksums);
+      TorchFile file(path, verify_checksums, data);
       c = read_torch_checkpoint(file);  // the zip layout, or the legacy one (a pickle from the first byte)
     } else {
       throw FileError(path, "unknown model format (expected a TorchScript/torch.save zip archive, a safetensors file "
                             "or a Hugging Face model folder)");
     }
   }
-  c.clip = to_float32(std::move(c.clip));
-  c.fusion = to_float32(std::move(c.fusion));
+  if (data == TensorData::Read) {
+    c.clip = to_float32(std::move(c.clip));
+    c.fusion = to_float32(std::move(c.fusion));
+  }
   return c;
 }
 

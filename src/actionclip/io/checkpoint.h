@@ -24,7 +24,7 @@ std::string format_name(CheckpointFormat format);
 struct Checkpoint {
   std::string path;
   CheckpointFormat format;
-  TensorMap clip;           // OpenAI names, float32
+  TensorMap clip;           // OpenAI names, float32 (as stored when read Mapped)
   TensorMap fusion;         // visual prompt, without the DataParallel "module." prefix
   nlohmann::json metadata;  // this project's metadata ({} for other formats)
   std::optional<int64_t> epoch;
@@ -36,8 +36,11 @@ struct Checkpoint {
 // Detects the format of `path` (file or folder) and reads it. Every failure is a FileError
 // naming the path and the problem (missing key, unknown format, truncated or corrupt file).
 // With `verify_checksums`, tensor data is also checked against the zip CRC-32s (torch.load does
-// not; a load then reads the weights once more through the checksum).
-Checkpoint read_checkpoint(const std::string& path, bool verify_checksums = false);
+// not; a load then reads the weights once more through the checksum). With `data` Mapped, the
+// tensors the file holds as they are stay in the file until touched and keep the dtype they
+// are stored in (float16 too), for a caller that copies each into a model's parameter
+// (assign_state): the weights are then in memory once, not twice.
+Checkpoint read_checkpoint(const std::string& path, bool verify_checksums = false, TensorData data = TensorData::Read);
 
 class TorchFile;
 // The weights of a torch.save file or TorchScript archive already opened (what

@@ -36,7 +36,7 @@ std::string dtype_name(torch::ScalarType type) {
 
 }  // namespace
 
-TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
+TensorMap load_safetensors(const std::string& path, Metadata* metadata, TensorData data) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw FileError(path, "cannot open (missing or unreadable)");
   const auto file_size = static_cast<uint64_t>(in.tellg());
@@ -62,6 +62,7 @@ TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
 
   const uint64_t data_start = 8 + header_length;
   const uint64_t data_size = file_size - data_start;
+  const auto mapped = data == TensorData::Mapped ? MappedFile::open(path) : nullptr;
   TensorMap tensors;
   for (const auto& [key, entry] : header.items()) {
     if (key == "__metadata__") {
@@ -86,6 +87,12 @@ TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
       if (offsets[1] - offsets[0] != expected)
         throw FileError(path, "tensor '" + key + "' has " + std::to_string(offsets[1] - offsets[0]) +
                                   " bytes for shape " + c10::str(shape) + " (expected " + std::to_string(expected) + ")");
+      if (mapped) {
+        if (auto tensor = mapped->tensor(data_start + offsets[0], shape, type); tensor.defined()) {
+          tensors.emplace(key, std::move(tensor));
+          continue;
+        }
+      }
       auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
       in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
       in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(expected));

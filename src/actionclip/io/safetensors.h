@@ -7,13 +7,16 @@
 #include <map>
 #include <string>
 
+#include "actionclip/io/mapped_file.h"
+
 namespace actionclip::io {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
 using Metadata = std::map<std::string, std::string>;
 
-// Throws FileError naming the path for a missing, truncated or malformed file.
-TensorMap load_safetensors(const std::string& path, Metadata* metadata = nullptr);
+// Throws FileError naming the path for a missing, truncated or malformed file. `data`
+// Mapped: tensors over the mapped file (see mapped_file.h), read into memory only when touched.
+TensorMap load_safetensors(const std::string& path, Metadata* metadata = nullptr, TensorData data = TensorData::Read);
 
 // Writes atomically (temporary file in the same folder, then rename), so a crash never
 // leaves a half-written file under `path`.

@@ -39,7 +39,10 @@ uint64_t storage_bytes(const std::string& path, const Value& storage) {
 
 }  // namespace
 
-TorchFile::TorchFile(const std::string& path, bool verify_data) : TorchFile(std::make_shared<FileSource>(path), verify_data) {}
+TorchFile::TorchFile(const std::string& path, bool verify_data, TensorData data)
+    : TorchFile(std::make_shared<FileSource>(path), verify_data) {
+  if (data == TensorData::Mapped && !verify_data) mapped_ = MappedFile::open(path);
+}
 
 TorchFile::TorchFile(std::shared_ptr<const ByteSource> file, bool verify_data)
     : path_(file->path()), file_(std::move(file)), verify_data_(verify_data) {
@@ -170,6 +173,12 @@ Value* TorchFile::load_storage(pickle::Document& document, const Value& id, cons
 }
 
 torch::Tensor TorchFile::read_storage(const Value& storage) const {
+  if (mapped_) {
+    const auto offset = zip_ ? zip_->stored_data_offset(storage.text) : std::optional<uint64_t>(data_.at(&storage).offset);
+    if (offset)
+      if (auto data = mapped_->tensor(*offset, {storage.integer}, read_dtype(storage.dtype)); data.defined())
+        return storage.dtype == c10::ScalarType::Bool ? data.ne(0) : data;
+  }
   auto data = torch::empty({storage.integer}, torch::TensorOptions().dtype(read_dtype(storage.dtype)));
   if (zip_) zip_->read(storage.text, data.data_ptr(), verify_data_);
   else file_->read_at(data_.at(&storage).offset, data.data_ptr(), storage_bytes(path_, storage));

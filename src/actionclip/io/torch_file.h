@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "actionclip/io/byte_source.h"
+#include "actionclip/io/mapped_file.h"
 #include "actionclip/io/pickle.h"
 #include "actionclip/io/safetensors.h"
 
@@ -28,7 +29,9 @@ class TorchFile {
   // Tensor data is checksummed only with `verify_data` (the pickle and code records always
   // are): as with torch.load, whose zip reader is built without CRC checks, a load then costs
   // one read of the weights; a structural problem is caught either way.
-  explicit TorchFile(const std::string& path, bool verify_data = false);
+  // With `data` Mapped, storages stored as they are (not deflated, not verified) are tensors over
+  // the mapped file (mapped_file.h), in the dtype the file stores.
+  explicit TorchFile(const std::string& path, bool verify_data = false, TensorData data = TensorData::Read);
   explicit TorchFile(std::shared_ptr<const ByteSource> file, bool verify_data = false);
   ~TorchFile();
 
@@ -71,6 +74,7 @@ class TorchFile {
   std::string path_;
   TorchFileLayout layout_ = TorchFileLayout::Zip;
   std::shared_ptr<const ByteSource> file_;
+  std::shared_ptr<const MappedFile> mapped_;
   bool verify_data_ = false;
   std::unique_ptr<ZipArchive> zip_;
   std::string prefix_;  // the archive's top-level folder, with its slash

@@ -147,16 +147,29 @@ const ZipArchive::Entry& ZipArchive::entry(const std::string& name) const {
 
 uint64_t ZipArchive::size_of(const std::string& name) const { return entry(name).size; }
 
-void ZipArchive::read(const std::string& name, void* out, bool verify) const {
-  const auto& e = entry(name);
+uint64_t ZipArchive::data_offset(const std::string& name, const Entry& e) const {
   unsigned char header[kLocalHeaderSize];
   read_at(e.header_offset, header, kLocalHeaderSize);
   if (le(header, 4) != kLocalHeader) throw FileError(path(), "zip entry '" + name + "' has a corrupt local header");
-  const auto data_offset = e.header_offset + kLocalHeaderSize + le(header + 26, 2) + le(header + 28, 2);
+  const auto offset = e.header_offset + kLocalHeaderSize + le(header + 26, 2) + le(header + 28, 2);
+  if (offset > file_size() || e.compressed_size > file_size() - offset)
+    throw FileError(path(), "file is truncated: zip entry '" + name + "' runs past its end");
+  return offset;
+}
+
+std::optional<uint64_t> ZipArchive::stored_data_offset(const std::string& name) const {
+  const auto& e = entry(name);
+  if (e.deflated) return std::nullopt;
+  return data_offset(name, e);
+}
+
+void ZipArchive::read(const std::string& name, void* out, bool verify) const {
+  const auto& e = entry(name);
+  const auto offset = data_offset(name, e);
   if (e.deflated) {
-    inflate_into(name, data_offset, e, out);
+    inflate_into(name, offset, e, out);
   } else {
-    read_at(data_offset, out, e.size);
+    read_at(offset, out, e.size);
   }
   if (!verify && !e.deflated) return;
   uLong crc = crc32_z(0L, Z_NULL, 0);

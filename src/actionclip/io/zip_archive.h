@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actionclip/io/byte_source.h"
@@ -36,9 +37,12 @@ class ZipArchive {
   // `verify` (deflated entries are always checked).
   void read(const std::string& name, void* out, bool verify = true) const;
   std::string read_string(const std::string& name) const;
+  // Where the bytes of entry `name` start in the file when it is stored as it is (not deflated).
+  std::optional<uint64_t> stored_data_offset(const std::string& name) const;
 
  private:
   const Entry& entry(const std::string& name) const;
+  uint64_t data_offset(const std::string& name, const Entry& e) const;
   void read_at(uint64_t offset, void* out, uint64_t size) const;
   void inflate_into(const std::string& name, uint64_t offset, const Entry& e, void* out) const;
   void read_directory();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actionclip/clip/int8_quantization.h"
+#include "actionclip/io/mapped_file.h"
 #include "actionclip/io/safetensors.h"
 #include "actionclip/model/compact_vocabulary.h"
 #include "actionclip/model/model_names.h"
@@ -42,6 +43,7 @@ std::vector<std::string> assign_state(torch::nn::Module& module, const io::Tenso
       throw FileError(path, what + ": key '" + name + "' has shape " + c10::str(it->second.sizes()) +
                                 ", the model expects " + c10::str(target.sizes()));
     target.copy_(it->second);
+    io::release_mapped_pages(it->second);
     used.insert(name);
   };
   for (auto& p : module.named_parameters()) assign(p.key(), p.value());
@@ -75,7 +77,9 @@ TemplateSet model_templates(const nlohmann::json& metadata, bool actionclip_weig
 
 LoadedModel load_model(const std::string& name_or_path, const LoadOptions& options) {
   const auto path = resolve_model_name(name_or_path);
-  auto checkpoint = io::read_checkpoint(path, options.verify_checksums);
+  // Mapped: each tensor comes from the file as it is copied into its parameter, so the weights
+  // are in memory once (the model's), not also as the file's tensors.
+  auto checkpoint = io::read_checkpoint(path, options.verify_checksums, io::TensorData::Mapped);
   LoadedModel loaded;
   loaded.format = checkpoint.format;
   loaded.path = path;
@@ -86,7 +90,7 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   io::TensorMap fusion_state = std::move(checkpoint.fusion);
   std::string weights_path = path;
   if (!options.checkpoint.empty()) {
-    auto extra = io::read_checkpoint(options.checkpoint, options.verify_checksums);
+    auto extra = io::read_checkpoint(options.checkpoint, options.verify_checksums, io::TensorData::Mapped);
     if (!extra.clip.empty()) clip_state = std::move(extra.clip), weights_path = options.checkpoint;
     fusion_state = std::move(extra.fusion);
   }

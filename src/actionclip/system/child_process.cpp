@@ -1,20 +1,36 @@
 #include "actionclip/system/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include "actionclip/util/error.h"
 
 extern char** environ;
 
 namespace actionclip {
+namespace {
+
+// The child's high-water mark so far (0 once it has exited). The kernel's own figure for a
+// waited-for child (wait4's ru_maxrss) is no use here: it also counts the memory of the process
+// that spawned it, as it was before exec.
+double high_water_mb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+}  // namespace
 
 ChildRun run_child(const std::vector<std::string>& argv) {
   if (argv.empty()) throw Error("run_child: no program given");
@@ -36,21 +52,25 @@ ChildRun run_child(const std::vector<std::string>& argv) {
     ::close(pipe_fds[0]);
     throw Error("cannot run " + argv[0] + ": " + std::strerror(spawned));
   }
+  // VmHWM is itself a high-water mark, so sampling it every 10 ms misses only memory first
+  // reached in the child's last 10 ms.
   ChildRun run;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    run.output.append(buffer, static_cast<size_t>(n));
+  for (bool open = true; open;) {
+    pollfd readable{pipe_fds[0], POLLIN, 0};
+    if (::poll(&readable, 1, 10) > 0) {
+      const auto n = ::read(pipe_fds[0], buffer, sizeof buffer);
+      if (n > 0) run.output.append(buffer, static_cast<size_t>(n));
+      open = n > 0 || (n < 0 && errno == EINTR);
+    }
+    run.peak_rss_mb = std::max(run.peak_rss_mb, high_water_mb(pid));
   }
   ::close(pipe_fds[0]);
   int status = 0;
-  struct rusage usage {};
-  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw Error("cannot wait for " + argv[0] + ": " + std::strerror(errno));
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
   return run;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Running a program and measuring it alone: its peak resident memory is its own (the kernel's
-// count for that one child), not the caller's, which may have held more before.
+// Running a program and measuring it alone: its peak resident memory is its own (its VmHWM),
+// not the caller's, which may have held more.
 #include <string>
 #include <vector>
 
@@ -8,7 +8,7 @@ namespace actionclip {
 
 struct ChildRun {
   int exit_code = -1;     // -1 when it did not exit normally (a signal)
-  double peak_rss_mb = 0; // the most resident memory it held (VmHWM), MiB
+  double peak_rss_mb = 0; // the most resident memory it held (VmHWM, sampled every 10 ms), MiB
   double seconds = 0;     // wall time
   std::string output;     // what it wrote to stdout and stderr, interleaved
 };
