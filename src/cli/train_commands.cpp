@@ -92,7 +92,9 @@ struct EvalModel {
 EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config, std::shared_ptr<dist::ProcessGroup> group) {
   EvalModel out;
   if (!config) {
-    out.loaded = load_model_from_args(a.model);
+    auto model_args = a.model;
+    model_args.device = rank_device(model_args.device);  // cuda:LOCAL_RANK, where the rank encodes
+    out.loaded = load_model_from_args(model_args);
     return out;
   }
   if (config->network.bpe.empty()) config->network.bpe = a.model.bpe;
@@ -102,7 +104,7 @@ EvalModel eval_model(const EvalArgs& a, std::optional<TrainConfig>& config, std:
     for (const auto& line : config->notices) notices() << "actionclip: " << line << "\n";
     out.loaded = load_configured_model(*config);
     out.loaded.templates = resolve_templates(config->data.templates);
-    out.loaded.model->to(parse_device(config->device));
+    out.loaded.model->to(parse_device(rank_device(config->device)));
     return out;
   }
   notices() << "few-shot: fine-tuning on " << a.few_shot.shots << " videos per class (seed " << a.few_shot.shots_seed << ")\n";
