@@ -1,10 +1,6 @@
 #pragma once
 // A data-parallel job inside one test process: W ranks, one thread each, joined in a Gloo process
 // group over loopback, as separate processes would be.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <exception>
 #include <functional>
 #include <memory>
@@ -12,20 +8,9 @@
 #include <vector>
 
 #include "actionclip/dist/process_group.h"
+#include "loopback_port.h"
 
 namespace actionclip::testing {
-
-inline int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Runs body(rank's group) on every rank and waits for all; rethrows the first rank's error.
 inline void run_in_process_ranks(int world, const std::function<void(const std::shared_ptr<dist::ProcessGroup>&)>& body) {

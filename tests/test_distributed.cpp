@@ -26,6 +26,7 @@
 #include "actionclip/dist/sharded_eval.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
+#include "loopback_port.h"
 #include "shell.h"
 #include "temp_dir.h"
 
@@ -128,18 +129,6 @@ TEST(ShardedEval, ShardsAreWholeBatchesDealtRoundRobin) {
 }
 
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Every tensor of a trainer checkpoint's model (and classifier), by dotted name.
 void read_tensors(torch::serialize::InputArchive& archive, const std::string& prefix,
@@ -353,7 +342,7 @@ std::string rank_env(int rank, int world, int port) {
 
 TEST_F(Distributed, ADeadRankEndsTheOthersNamingIt) {
   const auto cfg = config("dead", "", "", 200);
-  const int port = free_port();
+  const int port = actionclip::testing::free_loopback_port();
   const auto start = [&](int rank) {
     const std::string command = rank_env(rank, 2, port) + " ACTIONCLIP_CACHE=" + quote(path("cache")) + " exec " +
                                 quote(ACTIONCLIP_CLI_PATH) + " -t 1 train -q --dist-timeout 20 --config " + quote(cfg) +
@@ -388,11 +377,11 @@ TEST_F(Distributed, RendezvousProblemsGiveClearErrors) {
   const std::string train = "-t 1 train -q --dist-timeout 3 --config " + cfg;
   // Nobody else joins.
   auto start = Clock::now();
-  EXPECT_EQ(cli(train, "alone", rank_env(0, 2, free_port())), 1);
+  EXPECT_EQ(cli(train, "alone", rank_env(0, 2, actionclip::testing::free_loopback_port())), 1);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 30.0);
   EXPECT_NE(err("alone").find("only 1 of 2 ranks joined"), std::string::npos) << err("alone");
   // Ranks that disagree on WORLD_SIZE.
-  const int port = free_port();
+  const int port = actionclip::testing::free_loopback_port();
   const std::string other = rank_env(1, 3, port) + " ACTIONCLIP_CACHE=" + quote(path("cache")) + " " +
                             quote(ACTIONCLIP_CLI_PATH) + " " + train + " 2>" + quote(path("wrong1.err")) + " &";
   ASSERT_EQ(std::system(other.c_str()), 0);
@@ -420,7 +409,7 @@ TEST_F(Distributed, TorchrunLaunchesTheJob) {
   ASSERT_EQ(cli("-t 1 train -q --nproc 2 --dist-timeout 60 --config " + config("own", "", "", 1), "own", "OMP_NUM_THREADS=1"), 0)
       << err("own");
   const std::string command = "ACTIONCLIP_CACHE=" + quote(path("cache")) +
-                              " torchrun --no_python --redirects 2 --tee 2 --nproc_per_node 2 --master_port " + std::to_string(free_port()) + " " +
+                              " torchrun --no_python --redirects 2 --tee 2 --nproc_per_node 2 --master_port " + std::to_string(actionclip::testing::free_loopback_port()) + " " +
                               quote(ACTIONCLIP_CLI_PATH) + " -t 1 train -q --dist-timeout 60 --config " +
                               quote(config("torchrun", "", "", 1)) + " >" + quote(path("torchrun.out")) + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_bytes(path("torchrun.out"));

@@ -3,8 +3,6 @@
 // unequal size and an unreadable video reported as in one process; and a job's rank 1 prints
 // nothing when all goes well (train, eval, classify).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include "actionclip/data/synth.h"
 #include "actionclip/io/npy.h"
 #include "actionclip/model/builtin_model.h"
+#include "loopback_port.h"
 #include "shell.h"
 #include "temp_dir.h"
 
@@ -26,18 +25,6 @@ using actionclip::testing::quote;
 using actionclip::testing::read_bytes;
 
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 size_t count_of(const std::string& text, const std::string& part) {
   size_t count = 0;
@@ -155,7 +142,7 @@ namespace {
 // Both ranks of a job started by hand, as torchrun starts them, each with its own output files
 // RANK.out / RANK.err under `log`; their exit codes.
 std::pair<int, int> run_two_ranks(const std::string& args, const std::string& log, const std::string& cache) {
-  const int port = free_port();
+  const int port = actionclip::testing::free_loopback_port();
   std::vector<pid_t> ranks;
   for (int rank = 0; rank < 2; ++rank) {
     const std::string command =
