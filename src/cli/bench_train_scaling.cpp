@@ -10,6 +10,7 @@
 #include "actionclip/dist/launch_environment.h"
 #include "actionclip/dist/local_launcher.h"
 #include "actionclip/util/error.h"
+#include "actionclip/util/notices.h"
 #include "bench_train.h"
 #include "common.h"
 #include "distributed.h"
@@ -22,6 +23,7 @@ namespace {
 int run_rank(const BenchArgs& a) {
   const auto env = dist::read_launch_environment();
   if (!env.distributed()) throw Error("bench train --result-file is the internal side of --nproc");
+  if (!env.is_main()) silence_notices();
   dist::GroupOptions options;
   options.device = torch::Device(rank_device(a.device));
   options.timeout = std::chrono::minutes(5);
