@@ -21,13 +21,13 @@
 #include <nlohmann/json.hpp>
 
 #include "actionclip/build_paths.h"
-#include "actionclip/data/synth.h"
 #include "actionclip/dist/launch_environment.h"
 #include "actionclip/dist/sharded_eval.h"
 #include "actionclip/util/error.h"
 #include "fixtures.h"
 #include "loopback_port.h"
 #include "shell.h"
+#include "tiny_synth.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -170,17 +170,7 @@ class Distributed : public ::testing::Test {
     if (!fs::exists(bpe_)) GTEST_SKIP() << "CLIP tokenizer file not found under " << actionclip::testing::shared_data_dir();
     ASSERT_TRUE(fs::exists(ACTIONCLIP_CLI_PATH)) << "CLI not built at " << ACTIONCLIP_CLI_PATH;
     dir_.emplace("actionclip_dist_");
-    actionclip::data::SynthOptions synth;
-    synth.out_dir = dir_->path("data");
-    synth.videos_per_class = 2;
-    synth.frames = 8;
-    synth.width = synth.height = 32;
-    synth.colors = {"red", "blue"};
-    synth.shapes = {"square"};
-    synth.motions = {"left", "right"};
-    synth.val_fraction = 0;
-    synth.seed = 2;
-    actionclip::data::generate_synth_dataset(synth);
+    actionclip::testing::write_tiny_synth(dir_->path("data"), {"left", "right"}, 2);
   }
   void TearDown() override { dir_.reset(); }
 

@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "actionclip/build_paths.h"
-#include "actionclip/data/synth.h"
 #include "actionclip/io/npy.h"
 #include "actionclip/model/builtin_model.h"
 #include "loopback_port.h"
 #include "shell.h"
+#include "tiny_synth.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -37,17 +37,7 @@ class DistributedInference : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(fs::exists(ACTIONCLIP_CLI_PATH)) << "CLI not built at " << ACTIONCLIP_CLI_PATH;
     dir_.emplace("actionclip_distinfer_");
-    actionclip::data::SynthOptions synth;
-    synth.out_dir = dir_->path("data");
-    synth.videos_per_class = 2;
-    synth.frames = 8;
-    synth.width = synth.height = 32;
-    synth.colors = {"red", "blue"};
-    synth.shapes = {"square"};
-    synth.motions = {"left", "up"};
-    synth.val_fraction = 0;
-    synth.seed = 5;
-    actionclip::data::generate_synth_dataset(synth);
+    actionclip::testing::write_tiny_synth(dir_->path("data"), {"left", "up"}, 5);
     std::ifstream list(path("data/train.txt"));
     for (std::string line; std::getline(list, line);)
       if (!line.empty()) videos_.push_back(path("data/" + line.substr(0, line.find(' '))));
