@@ -23,6 +23,7 @@ struct BenchArgs {
   double clip_seconds = 10;
   int frames = 8;
   std::string work_dir;
+  std::vector<std::string> video_precisions = {"fp32", "bf16", "int8"};  // classify end to end in each
   // train
   int steps = 3;
   int nproc = 0;            // >1: scaling over this many local ranks
