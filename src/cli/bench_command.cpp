@@ -109,7 +109,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   video->add_option("--precision", args->video_precisions, "end-to-end classify in each of fp32, bf16, int8 (comma list)")
       ->delimiter(',')
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
-      ->capture_default_str();
+      ->default_str("fp32,bf16,int8");
   video->callback([&action, args] { action = with_machine_line(args, bench_video); });
 
   auto* train = bench->add_subcommand("train", "Training throughput of a ViT-B/32-shaped ActionCLIP, data loading included");

@@ -11,12 +11,14 @@
 
 #include "actionclip/build_paths.h"
 #include "actionclip/clip/clip_model.h"
+#include "actionclip/clip/int8_quantization.h"
 #include "actionclip/data/synth.h"
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/io/torch_save.h"
 #include "actionclip/model/builtin_model.h"
 #include "actionclip/model/model_io.h"
 #include "actionclip/system/child_process.h"
+#include "actionclip/system/precision.h"
 #include "actionclip/util/error.h"
 #include "actionclip/video/video_writer.h"
 #include "bench.h"
@@ -61,15 +63,21 @@ std::string vit_b32_file(const std::string& work_dir) {
   return path;
 }
 
-// A ViT-B/32-shaped ActionCLIP (random weights, meanP) as `convert` writes it, in float32 or float16.
-std::string vit_b32_model_file(const std::string& work_dir, torch::Dtype storage) {
-  const auto path =
-      (fs::path(work_dir) / (storage == torch::kFloat16 ? "vit-b-32-fp16.safetensors" : "vit-b-32-fp32.safetensors")).string();
+enum class ModelFileForm { Float32, Float16, Int8 };
+
+// A ViT-B/32-shaped ActionCLIP (random weights, meanP) as `convert` writes it: float32, float16, or
+// with its projections as int8 (`convert --precision int8` saves the quantized float32 model).
+std::string vit_b32_model_file(const std::string& work_dir, ModelFileForm form) {
+  const char* name = form == ModelFileForm::Float16 ? "vit-b-32-fp16.safetensors"
+                     : form == ModelFileForm::Int8  ? "vit-b-32-int8.safetensors"
+                                                    : "vit-b-32-fp32.safetensors";
+  const auto path = (fs::path(work_dir) / name).string();
   if (fs::exists(path)) return path;
   fs::create_directories(work_dir);
   torch::manual_seed(0);
   ActionClipModel model(ClipConfig::vit_b32(), ActionClipOptions{PromptType::MeanP, 8, true});
-  save_model(path, model, {}, storage);
+  if (form == ModelFileForm::Int8) quantize_for_inference(*model->clip);
+  save_model(path, model, {}, form == ModelFileForm::Float16 ? torch::kFloat16 : torch::kFloat32);
   return path;
 }
 
@@ -106,21 +114,37 @@ nlohmann::json classify_memory(const BenchArgs& a, const std::string& work_dir) 
   }
   const auto clip = short_clip(work_dir);
   const auto self = "/proc/" + std::to_string(::getpid()) + "/exe";
-  std::vector<std::pair<std::string, std::string>> forms = {
-      {"built-in model (1.8 MB; the process without large weights)", builtin_model_path()},
-      {"ViT-B/32, float32", vit_b32_model_file(work_dir, torch::kFloat32)},
-      {"ViT-B/32, float16", vit_b32_model_file(work_dir, torch::kFloat16)}};
+  struct Form {
+    std::string what, path;
+    std::vector<std::string> options;  // classify's, beyond the common ones
+  };
+  std::vector<Form> forms = {
+      {"built-in model (1.8 MB; the process without large weights)", builtin_model_path(), {}},
+      {"ViT-B/32, float32", vit_b32_model_file(work_dir, ModelFileForm::Float32), {}},
+      {"ViT-B/32, float16", vit_b32_model_file(work_dir, ModelFileForm::Float16), {}}};
+  std::string int8_skipped;
+  try {
+    decide_precision(Precision::Int8, torch::kCPU);
+    forms.push_back({"ViT-B/32, int8 (convert --precision int8)", vit_b32_model_file(work_dir, ModelFileForm::Int8), {}});
+    forms.push_back({"ViT-B/32, float32, classify --precision int8", forms[1].path, {"--precision", "int8"}});
+  } catch (const Error& e) {
+    int8_skipped = e.what();
+  }
   nlohmann::json rows = nlohmann::json::array();
-  for (const auto& [form, path] : forms) {
-    const auto run = run_child({self, "-t", std::to_string(torch::get_num_threads()), "classify", "-q", "--no-cache", "-m",
-                                path, "--bpe", bpe, "--labels", "surfing,cooking", clip});
-    if (run.exit_code != 0) throw Error("classify with " + path + " failed: " + run.output);
-    rows.push_back({{"form", form},
-                    {"path", path},
-                    {"file_mb", static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0)},
+  for (const auto& form : forms) {
+    std::vector<std::string> command = {self, "-t", std::to_string(torch::get_num_threads()), "classify", "-q",
+                                        "--no-cache", "-m", form.path, "--bpe", bpe, "--labels", "surfing,cooking"};
+    command.insert(command.end(), form.options.begin(), form.options.end());
+    command.push_back(clip);
+    const auto run = run_child(command);
+    if (run.exit_code != 0) throw Error("classify with " + form.path + " failed: " + run.output);
+    rows.push_back({{"form", form.what},
+                    {"path", form.path},
+                    {"file_mb", static_cast<double>(fs::file_size(form.path)) / (1024.0 * 1024.0)},
                     {"peak_rss_mb", run.peak_rss_mb},
                     {"seconds", run.seconds}});
   }
+  if (!int8_skipped.empty()) rows.push_back({{"form", "ViT-B/32, int8"}, {"skipped", int8_skipped}});
   return rows;
 }
 
@@ -206,8 +230,11 @@ int bench_load(const BenchArgs& a) {
   }
   std::printf("classify of one short clip, peak resident memory of the process (one process per file)\n");
   for (const auto& r : classify)
-    std::printf("  %-60s %7.1f MB file   peak %7.1f MB   %6.2f s\n", r["form"].get<std::string>().c_str(),
-                r["file_mb"].get<double>(), r["peak_rss_mb"].get<double>(), r["seconds"].get<double>());
+    if (r.contains("skipped"))
+      std::printf("  %-60s skipped: %s\n", r["form"].get<std::string>().c_str(), r["skipped"].get<std::string>().c_str());
+    else
+      std::printf("  %-60s %7.1f MB file   peak %7.1f MB   %6.2f s\n", r["form"].get<std::string>().c_str(),
+                  r["file_mb"].get<double>(), r["peak_rss_mb"].get<double>(), r["seconds"].get<double>());
   return 0;
 }
 
