@@ -38,6 +38,7 @@ Int8Linear Int8Linear::pack(const torch::Tensor& quantized_weight, const torch::
           .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
   Int8Linear linear;
   linear.packed_ = prepack.call(quantized_weight, c10::nullopt);
+  linear.weight_row_sums_ = quantized_weight.dequantize().sum(1);
   if (bias.defined()) linear.bias_ = bias.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   // FBGEMM's AVX2 kernels add pairs of u8*s8 products in int16, which 8-bit activations can
   // saturate; 7-bit ones cannot (PyTorch's dynamic quantization does the same). QNNPACK widens first.
@@ -50,10 +51,14 @@ torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
     throw Error("int8 projections are for inference only (no gradient); train in fp32 or bf16");
   auto sizes = input.sizes().vec();
   auto rows = input.reshape({-1, input.size(-1)}).to(torch::kFloat32);
-  // An all-zero row keeps scale 1.
-  auto row_scales = rows.abs().amax(1, true);
-  row_scales.masked_fill_(row_scales == 0, 1.0f);
-  auto out = packed_->apply_dynamic(rows.div(row_scales), reduce_range_).mul_(row_scales);
+  // Each row is mapped onto [0, 1] by its own minimum and range, so the engine's one activation
+  // scale is a per-row one and all 256 levels cover what the row holds (a GELU output's range is
+  // mostly positive); W (min + range * u) = range * (W u) + min * (W 1). A constant row keeps range 1.
+  const auto [row_min, row_max] = rows.aminmax(1, true);
+  auto row_range = row_max - row_min;
+  row_range.masked_fill_(row_range == 0, 1.0f);
+  auto out = packed_->apply_dynamic(rows.sub(row_min).div_(row_range), reduce_range_).mul_(row_range);
+  out.addr_(row_min.squeeze(1), weight_row_sums_);
   if (bias_.defined()) out.add_(bias_);
   sizes.back() = out.size(-1);
   return out.view(sizes);

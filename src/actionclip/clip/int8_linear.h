@@ -8,8 +8,9 @@
 // values (CLIP's class and end tokens have them) would cost every other token its resolution:
 // that, not the int8 weights, was most of the error (top-1 agreement with float32 over 400
 // near-neighbour labels: 93.5% per tensor, 99.5% with int8 weights alone). Each row is therefore
-// divided by its largest magnitude before the product and multiplied back after, which makes
-// the one scale a per-token one at the cost of two cheap passes; the bias is added last.
+// mapped onto [0, 1] by its own minimum and range before the product and mapped back after, which
+// makes the one scale a per-token affine one (96.5% with a symmetric per-row scale, 97.5% affine:
+// a GELU output's range is mostly positive); the bias is added last.
 #include <ATen/native/quantized/PackedParams.h>
 #include <torch/torch.h>
 
@@ -39,6 +40,7 @@ class Int8Linear {
 
   c10::intrusive_ptr<LinearPackedParamsBase> packed_;  // without the bias, which is added after rescaling
   torch::Tensor bias_;
+  torch::Tensor weight_row_sums_;  // [out]: the int8 weights' row sums, for the rows' offsets
   bool reduce_range_ = false;
 };
 
