@@ -35,14 +35,18 @@ int bench_clip(const BenchArgs& a) {
   const double images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
   // The roofline: float32 GEMM throughput at the encoder's own shapes, and the encoder's share of it.
   nlohmann::json roofline;
+  InstructionPeak peak;
   if (!config.resnet() && device.is_cpu()) {
     const auto gemm = measure_roofline(vit_encoder_gemms(config, a.batch), float32_layer, std::max(0.25, a.seconds / 10));
     const double achieved = vit_image_flops(config) * images_per_s / 1e9;
+    peak = measure_instruction_peak(cpu_features());
     roofline = {{"image_gflop", vit_image_flops(config) / 1e9},
                 {"encoder_gflops", achieved},
                 {"fp32_gemm_gflops", gemm.gflops},
                 {"share_of_fp32_gemm", achieved / gemm.gflops},
-                {"fp32_gemm_shapes", gemm.per_shape}};
+                {"fp32_gemm_shapes", gemm.per_shape},
+                {"vector_peak", instruction_peak_json(peak)}};
+    if (peak.measured()) roofline["share_of_fp32_vector_peak"] = achieved / (torch::get_num_threads() * peak.float32_gflops);
   }
 
   auto ids = torch::zeros({a.text_batch, 77}, torch::kLong);
@@ -99,6 +103,11 @@ int bench_clip(const BenchArgs& a) {
     std::printf("  %-34s %10.1f GFLOP/s (%.2f GFLOP per image) = %.0f%% of float32 GEMM at its shapes, %.1f GFLOP/s\n",
                 "roofline: image encoder", roofline["encoder_gflops"].get<double>(), roofline["image_gflop"].get<double>(),
                 100 * roofline["share_of_fp32_gemm"].get<double>(), roofline["fp32_gemm_gflops"].get<double>());
+  if (peak.measured()) {
+    print_instruction_peak(peak);
+    std::printf("  %-34s %.0f%% of %d cores' float32 vector peak\n", "roofline: image encoder",
+                100 * roofline["share_of_fp32_vector_peak"].get<double>(), torch::get_num_threads());
+  }
   print_ratio("text prompts/s", texts_per_s, python, "texts_per_s");
   std::printf("  %-34s %10.1f   (end-token cut: %.1fx)\n", "text prompts/s, all 77 positions", texts_full_per_s,
               texts_per_s / texts_full_per_s);

@@ -142,6 +142,7 @@ int bench_int8(const BenchArgs& a) {
   const double seconds_per_shape = std::max(0.25, a.seconds / 10);
   const auto float32 = measure_roofline(shapes, float32_layer, seconds_per_shape);
   const auto int8 = measure_roofline(shapes, int8_layer, seconds_per_shape);
+  const auto peak = measure_instruction_peak(cpu_features());
   const auto vit = vit_b32_agreement(a);
   const int builtin_clips = 5 * a.accuracy_clips;
   const auto builtin = builtin_agreement(builtin_clips);
@@ -153,6 +154,7 @@ int bench_int8(const BenchArgs& a) {
                              {"int8_over_float32", int8.gflops / float32.gflops},
                              {"float32_shapes", float32.per_shape},
                              {"int8_shapes", int8.per_shape}}},
+                           {"vector_peak", instruction_peak_json(peak)},
                            {"vit_b32_random", vit.to_json()},
                            {"builtin_model", builtin.to_json()},
                            {"clips", {{"vit_b32_random", a.accuracy_clips}, {"builtin_model", builtin_clips}}},
@@ -164,6 +166,7 @@ int bench_int8(const BenchArgs& a) {
   std::printf("actionclip bench int8: %s engine, %d threads\n", decision.int8_engine.c_str(), torch::get_num_threads());
   std::printf("  GEMM at ViT-B/32's shapes, batch 16: float32 %.1f GFLOP/s, int8 %.1f GOP/s (%.2fx)\n", float32.gflops,
               int8.gflops, int8.gflops / float32.gflops);
+  print_instruction_peak(peak);
   print_agreement("ViT-B/32 shape, random weights, random-token labels", a.accuracy_clips, vit);
   print_agreement("built-in model (trained), labels in its world's words", builtin_clips, builtin);
   return 0;

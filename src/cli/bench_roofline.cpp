@@ -1,5 +1,7 @@
 #include "bench_roofline.h"
 
+#include <cstdio>
+
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
@@ -61,6 +63,22 @@ Roofline measure_roofline(const std::vector<GemmShape>& shapes, const MakeLayer&
   }
   roofline.gflops = flops / seconds / 1e9;
   return roofline;
+}
+
+nlohmann::json instruction_peak_json(const InstructionPeak& peak) {
+  if (!peak.measured()) return {};
+  return {{"float32_instructions", peak.float32_instructions},
+          {"float32_gflops_per_core", peak.float32_gflops},
+          {"int8_instructions", peak.int8_instructions},
+          {"int8_gops_per_core", peak.int8_gops},
+          {"int8_over_float32", peak.int8_gops / peak.float32_gflops}};
+}
+
+void print_instruction_peak(const InstructionPeak& peak) {
+  if (!peak.measured()) return;
+  std::printf("  %-34s %s %.1f GFLOP/s, %s %.1f GOP/s: int8 at most %.2fx float32 here\n", "vector peak, one core:",
+              peak.float32_instructions.c_str(), peak.float32_gflops, peak.int8_instructions.c_str(), peak.int8_gops,
+              peak.int8_gops / peak.float32_gflops);
 }
 
 }  // namespace actionclip::cli

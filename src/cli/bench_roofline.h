@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actionclip/clip/clip_config.h"
+#include "actionclip/system/instruction_peak.h"
 
 namespace actionclip::cli {
 
@@ -47,5 +48,10 @@ struct Roofline {
 // GFLOP/s of the layers `make` builds at `shapes`, each timed for about `seconds_per_shape` on
 // seeded random float32 data.
 Roofline measure_roofline(const std::vector<GemmShape>& shapes, const MakeLayer& make, double seconds_per_shape);
+
+// One core's vector peak (float32 FMA, int8 multiply-add), measured, as JSON and as the line a
+// benchmark prints: int8 kernels cannot beat float32 by more than its ratio on this CPU.
+nlohmann::json instruction_peak_json(const InstructionPeak& peak);
+void print_instruction_peak(const InstructionPeak& peak);
 
 }  // namespace actionclip::cli
