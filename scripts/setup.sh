@@ -12,6 +12,7 @@ packages=(build-essential cmake pkg-config
   libgoogle-perftools-dev libcpuinfo-dev
   libgloo-dev  # the headers of c10d's Gloo process group (data-parallel training)
   python3-torch  # torchrun for the distributed launch test; the benchmarks' Python reference figures
+  python3-av python3-torchvision  # bench video's Python reference pipeline (PyAV + torchvision + torch)
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev  # model downloads; the tests' loopback mirror
   curl chromium  # serve's tests: a real HTTP client, and the web page in headless Chromium
   ffmpeg)  # the CLI makes test videos of codecs the tests cannot ship

@@ -1,6 +1,7 @@
 #include "actionclip/clip/int8_quantization.h"
 
 #include "actionclip/clip/modified_resnet.h"
+#include "actionclip/io/mapped_file.h"
 #include "actionclip/util/error.h"
 
 namespace actionclip {
@@ -45,7 +46,12 @@ Int8Linear load_projection(const Int8Projection& p, io::TensorMap& state, const 
       throw FileError(path, "int8 weights: key '" + p.bias_key + "' has shape " + c10::str(bias.sizes()) +
                                 ", the model expects " + c10::str(p.bias.sizes()));
   }
-  return Int8Linear::from_int8(p.matrix ? values.t() : values, scales, bias);
+  // A copy: the engine keeps the int8 tensor it is given, and one over the mapped file would keep
+  // the file's pages resident beside the packed weights.
+  auto linear = Int8Linear::from_int8((p.matrix ? values.t() : values).contiguous().clone(), scales, bias);
+  io::release_mapped_pages(values);
+  io::release_mapped_pages(scales);
+  return linear;
 }
 
 void free_weight(torch::Tensor& weight) { weight.set_data(torch::empty({0}, weight.options())); }
