@@ -1,6 +1,7 @@
 // actionclip bench clip|video|train|load: throughput figures (never pass/fail), side by side with the
 // Python reference path when python3-torch is installed.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -49,11 +50,16 @@ std::string bench_script(const std::string& name) {
 }
 
 void print_ratio(const char* what, double ours, const nlohmann::json& python, const char* key) {
-  if (python.contains(key))
-    std::printf("  %-34s %10.1f   python %10.1f   ratio %.2fx\n", what, ours, python[key].get<double>(),
-                ours / python[key].get<double>());
-  else
-    std::printf("  %-34s %10.1f\n", what, ours);
+  // Figures below 10 (videos/s on small CPUs) keep two decimals, so their ratio can be read.
+  auto digits = [](double value) { return std::abs(value) < 10 ? 2 : 1; };
+  if (python.contains(key)) {
+    const double theirs = python[key].get<double>();
+    std::printf("  %-34s %10.*f   python %10.*f   ratio %.2fx\n", what, digits(ours), ours, digits(theirs), theirs,
+                ours / theirs);
+  } else {
+    std::printf("  %-34s %10.*f\n", what, digits(ours), ours);
+    if (python.contains("error")) std::printf("  (no Python figure: %s)\n", python["error"].get<std::string>().c_str());
+  }
 }
 
 nlohmann::json machine_json() {
