@@ -47,6 +47,13 @@ int bench_clip(const BenchArgs& a) {
                 {"fp32_gemm_shapes", gemm.per_shape},
                 {"vector_peak", instruction_peak_json(peak)}};
     if (peak.measured()) roofline["share_of_fp32_vector_peak"] = achieved / (torch::get_num_threads() * peak.float32_gflops);
+    // An int8 encoder is also held against the int8 layer's own GEMM at the same shapes.
+    if (precision.used == Precision::Int8) {
+      const auto int8 = measure_roofline(vit_encoder_gemms(config, a.batch), int8_layer, std::max(0.25, a.seconds / 10));
+      roofline["int8_gemm_gops"] = int8.gflops;
+      roofline["share_of_int8_gemm"] = achieved / int8.gflops;
+      roofline["int8_gemm_shapes"] = int8.per_shape;
+    }
   }
 
   auto ids = torch::zeros({a.text_batch, 77}, torch::kLong);
@@ -103,6 +110,9 @@ int bench_clip(const BenchArgs& a) {
     std::printf("  %-34s %10.1f GFLOP/s (%.2f GFLOP per image) = %.0f%% of float32 GEMM at its shapes, %.1f GFLOP/s\n",
                 "roofline: image encoder", roofline["encoder_gflops"].get<double>(), roofline["image_gflop"].get<double>(),
                 100 * roofline["share_of_fp32_gemm"].get<double>(), roofline["fp32_gemm_gflops"].get<double>());
+  if (roofline.contains("share_of_int8_gemm"))
+    std::printf("  %-34s %.0f%% of int8 GEMM at its shapes, %.1f GOP/s\n", "roofline: image encoder",
+                100 * roofline["share_of_int8_gemm"].get<double>(), roofline["int8_gemm_gops"].get<double>());
   if (peak.measured()) {
     print_instruction_peak(peak);
     std::printf("  %-34s %.0f%% of %d cores' float32 vector peak\n", "roofline: image encoder",
