@@ -29,7 +29,9 @@ namespace fs = std::filesystem;
 
 constexpr double kMinCosine = 0.99;
 
-bool has_int8_engine() { return !actionclip::preferred_int8_engine(actionclip::available_quantized_engines()).empty(); }
+bool has_int8_engine() {
+  return !actionclip::preferred_int8_engine(actionclip::available_quantized_engines(), actionclip::cpu_features()).empty();
+}
 
 #define REQUIRE_INT8_ENGINE()                                                                     \
   do {                                                                                            \
@@ -253,10 +255,25 @@ TEST(Int8, PrecisionDecisionRefusesGpusAndBuildsWithoutAnInt8Engine) {
   const auto on_gpu = refusal(c10::Device(c10::kCUDA, 0), {"fbgemm"});
   EXPECT_NE(on_gpu.find("CPUs only"), std::string::npos) << on_gpu;
   EXPECT_NE(on_gpu.find("cuda:0"), std::string::npos) << on_gpu;
-  const auto onednn_only = refusal(cpu, {"onednn"});
-  EXPECT_NE(onednn_only.find("fbgemm or qnnpack"), std::string::npos) << onednn_only;
-  EXPECT_NE(onednn_only.find("has onednn"), std::string::npos) << onednn_only;
   EXPECT_NE(refusal(cpu, {}).find("has none"), std::string::npos) << refusal(cpu, {});
+  // oneDNN's int8 kernels are fast only with VNNI's dot products: chosen over QNNPACK there, and
+  // without them used only when nothing else is, with the same one-line word.
+  auto emerald_rapids = zen3;
+  emerald_rapids.model = "Intel(R) Xeon(R) Processor";
+  emerald_rapids.avx512f = emerald_rapids.avx512bw = emerald_rapids.avx512_vnni = true;
+  const auto vnni = actionclip::decide_precision(actionclip::Precision::Int8, cpu, emerald_rapids, {"qnnpack", "onednn"});
+  EXPECT_EQ(vnni.int8_engine, "onednn");
+  EXPECT_TRUE(vnni.notice.empty()) << vnni.notice;
+  auto alder_lake = zen3;
+  alder_lake.avx_vnni = true;
+  EXPECT_EQ(actionclip::decide_precision(actionclip::Precision::Int8, cpu, alder_lake, {"qnnpack", "onednn"}).int8_engine,
+            "onednn");
+  EXPECT_EQ(actionclip::decide_precision(actionclip::Precision::Int8, cpu, emerald_rapids, {"fbgemm", "onednn"}).int8_engine,
+            "fbgemm");
+  const auto onednn_without_vnni = actionclip::decide_precision(actionclip::Precision::Int8, cpu, zen3, {"onednn"});
+  EXPECT_EQ(onednn_without_vnni.int8_engine, "onednn");
+  EXPECT_NE(onednn_without_vnni.notice.find("no int8 dot-product unit"), std::string::npos) << onednn_without_vnni.notice;
+  EXPECT_NE(onednn_without_vnni.notice.find("AMD EPYC 7B13"), std::string::npos) << onednn_without_vnni.notice;
   EXPECT_EQ(actionclip::precision_from_name("int8"), actionclip::Precision::Int8);
   EXPECT_STREQ(actionclip::precision_name(actionclip::Precision::Int8), "int8");
 }

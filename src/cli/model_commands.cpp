@@ -28,7 +28,7 @@ int print_system_info(bool json) {
             << "features       " << (features.empty() ? " (none of note)" : features) << "\n"
             << "bf16            " << (cpu["native_bf16"].get<bool>() ? "native (AVX512_BF16 or AMX)" : "not native here: --precision bf16 runs float32") << "\n"
             << "int8 dot        " << (cpu["native_int8_dot"].get<bool>() ? "native (VNNI or AMX)" : "not native (AVX2 multiply-add)") << "\n"
-            << "int8            " << (info["libtorch"]["int8_engine"].get<std::string>().empty() ? "unavailable (no fbgemm or qnnpack engine)" : "--precision int8 runs on " + info["libtorch"]["int8_engine"].get<std::string>()) << "\n"
+            << "int8            " << (info["libtorch"]["int8_engine"].get<std::string>().empty() ? "unavailable (no quantized engine)" : "--precision int8 runs on " + info["libtorch"]["int8_engine"].get<std::string>()) << "\n"
             << "libtorch        " << info["libtorch"]["version"].get<std::string>() << ", "
             << info["libtorch"]["threads"] << " threads, oneDNN " << (info["libtorch"]["onednn"].get<bool>() ? "yes" : "no")
             << ", quantized engines" << (engines.empty() ? " none" : engines) << "\n"

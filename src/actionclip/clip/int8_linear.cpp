@@ -40,9 +40,10 @@ Int8Linear Int8Linear::pack(const torch::Tensor& quantized_weight, const torch::
   linear.packed_ = prepack.call(quantized_weight, c10::nullopt);
   linear.weight_row_sums_ = quantized_weight.dequantize().sum(1);
   if (bias.defined()) linear.bias_ = bias.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  // FBGEMM's AVX2 kernels add pairs of u8*s8 products in int16, which 8-bit activations can
-  // saturate; 7-bit ones cannot (PyTorch's dynamic quantization does the same). QNNPACK widens first.
-  linear.reduce_range_ = engine == "fbgemm";
+  // FBGEMM's AVX2 kernels, and oneDNN's without VNNI, add pairs of u8*s8 products in int16, which
+  // 8-bit activations can saturate; 7-bit ones cannot (PyTorch's dynamic quantization does the same).
+  // VNNI's dot products accumulate in int32, and QNNPACK widens first.
+  linear.reduce_range_ = engine == "fbgemm" || (engine == "onednn" && !cpu_features().native_int8_dot());
   return linear;
 }
 

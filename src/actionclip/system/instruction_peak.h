@@ -23,12 +23,19 @@ struct InstructionPeak {
 // is measured (measured() is false).
 InstructionPeak measure_instruction_peak(const CpuFeatures& cpu, double seconds = 0.2);
 
-// The AVX2 loops themselves, for tests: `steps` rounds over kInstructionPeakChains accumulators,
-// returning the sum of all lanes. int8: each int32 lane adds 4 products of the unsigned and the
-// signed byte per round; float32: each lane starts at its accumulator's index and adds 1 per round.
+// The loops themselves, for tests: `steps` rounds over kInstructionPeakChains accumulators,
+// returning the sum of all their lanes. int8: each int32 lane adds 4 products of the unsigned and
+// the signed byte per round; float32: each lane starts at its accumulator's index and adds 1 per
+// round.
+enum class PeakLoop { Avx2Fma, Avx512Fma, Avx2Int8, AvxVnniInt8, Avx512BwInt8, Avx512VnniInt8 };
 constexpr int kInstructionPeakChains = 10;
 constexpr char kInstructionPeakUnsigned = 3, kInstructionPeakSigned = -2;
-long long avx2_int8_dot_checksum(long long steps);
-double avx2_fma_checksum(long long steps);
+struct PeakLoopShape {
+  bool int8;  // else float32 FMAs
+  int lanes;  // 32-bit lanes per register: 8 (256-bit) or 16 (512-bit)
+};
+PeakLoopShape peak_loop_shape(PeakLoop loop);
+bool peak_loop_runs_on(PeakLoop loop, const CpuFeatures& cpu);
+double peak_loop_checksum(PeakLoop loop, long long steps);
 
 }  // namespace actionclip

@@ -38,14 +38,18 @@ PrecisionDecision decide_precision(Precision requested, const c10::Device& devic
     if (!device.is_cpu())
       throw Error("int8 inference runs on CPUs only (libtorch's quantized engines), not on " + device.str() +
                   ": use --precision fp32 or bf16 there, or --device cpu");
-    decision.int8_engine = preferred_int8_engine(quantized_engines);
+    decision.int8_engine = preferred_int8_engine(quantized_engines, cpu);
     if (decision.int8_engine.empty())
-      throw Error("int8 inference needs libtorch's fbgemm or qnnpack quantized engine; this libtorch build has " +
-                  engine_list(quantized_engines) + ": use --precision fp32");
-    // QNNPACK is built for ARM; its x86 kernels are SSE2 and measured slower than float32 on an AVX2 CPU.
+      throw Error("int8 inference needs one of libtorch's quantized engines (fbgemm, onednn, qnnpack); this libtorch "
+                  "build has " + engine_list(quantized_engines) + ": use --precision fp32");
+    // QNNPACK is built for ARM; its x86 kernels are SSE2 and measured slower than float32 on an AVX2
+    // CPU, and oneDNN's int8 kernels without VNNI slower still.
     if (decision.int8_engine == "qnnpack" && cpu.avx2)
       decision.notice = "int8 runs on libtorch's qnnpack engine here (this build has no fbgemm), whose x86 kernels are "
                         "slower than float32 on this CPU: int8 saves memory and file size, not time";
+    if (decision.int8_engine == "onednn" && !cpu.native_int8_dot())
+      decision.notice = "int8 runs on libtorch's onednn engine here, and this CPU (" + cpu.model +
+                        ") has no int8 dot-product unit (VNNI or AMX): int8 saves memory and file size, not time";
   }
   if (requested == Precision::BFloat16 && device.is_cpu() && !cpu.native_bf16()) {
     decision.used = Precision::Float32;

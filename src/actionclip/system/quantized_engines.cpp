@@ -27,17 +27,22 @@ std::vector<std::string> available_quantized_engines() {
   return names;
 }
 
-std::string preferred_int8_engine(const std::vector<std::string>& engines) {
-  for (const char* preferred : {"fbgemm", "qnnpack"})
-    if (std::find(engines.begin(), engines.end(), preferred) != engines.end()) return preferred;
+std::string preferred_int8_engine(const std::vector<std::string>& engines, const CpuFeatures& cpu) {
+  auto has = [&](const char* name) { return std::find(engines.begin(), engines.end(), name) != engines.end(); };
+  if (has("fbgemm")) return "fbgemm";
+  if (has("onednn") && cpu.native_int8_dot()) return "onednn";
+  if (has("qnnpack")) return "qnnpack";
+  if (has("onednn")) return "onednn";
   return "";
 }
 
 const std::string& activate_int8_engine() {
   static const std::string chosen = [] {
-    auto name = preferred_int8_engine(available_quantized_engines());
-    if (name.empty()) throw Error("int8 inference needs libtorch's fbgemm or qnnpack quantized engine; this build has neither");
-    at::globalContext().setQEngine(name == "fbgemm" ? at::QEngine::FBGEMM : at::QEngine::QNNPACK);
+    auto name = preferred_int8_engine(available_quantized_engines(), cpu_features());
+    if (name.empty()) throw Error("int8 inference needs one of libtorch's quantized engines (fbgemm, onednn, qnnpack); this build has none");
+    at::globalContext().setQEngine(name == "fbgemm"   ? at::QEngine::FBGEMM
+                                   : name == "onednn" ? at::QEngine::ONEDNN
+                                                      : at::QEngine::QNNPACK);
     return name;
   }();
   return chosen;

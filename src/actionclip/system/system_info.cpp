@@ -32,7 +32,7 @@ nlohmann::json system_info() {
         {"onednn", at::hasMKLDNN()},
         {"openmp", at::hasOpenMP()},
         {"quantized_engines", engines},
-        {"int8_engine", preferred_int8_engine(engines)}}},
+        {"int8_engine", preferred_int8_engine(engines, cpu)}}},
       {"cuda", {{"available", torch::cuda::is_available()}, {"devices", torch::cuda::device_count()}}},
   };
   return info;
