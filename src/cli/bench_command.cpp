@@ -10,6 +10,7 @@
 
 #include "actionclip/build_paths.h"
 #include "actionclip/system/cpu_features.h"
+#include "actionclip/system/openblas_core.h"
 #include "bench.h"
 #include "commands.h"
 
@@ -69,6 +70,7 @@ nlohmann::json machine_json() {
           {"logical_processors", cpu.logical_processors},
           {"features", cpu.names()},
           {"threads", torch::get_num_threads()},
+          {"openblas_core", openblas_core()},
           {"libtorch", TORCH_VERSION}};
 }
 
@@ -78,8 +80,8 @@ namespace {
 Action with_machine_line(const std::shared_ptr<BenchArgs>& args, int (*bench)(const BenchArgs&)) {
   return [args, bench] {
     if (!args->json && args->measure_one.empty())
-      std::printf("machine: %s; libtorch %s, %d threads\n", cpu_features().describe().c_str(), TORCH_VERSION,
-                  torch::get_num_threads());
+      std::printf("machine: %s; libtorch %s, %d threads, OpenBLAS %s\n", cpu_features().describe().c_str(),
+                  TORCH_VERSION, torch::get_num_threads(), openblas_core().c_str());
     return bench(*args);
   };
 }

@@ -32,6 +32,7 @@ int print_system_info(bool json) {
             << "libtorch        " << info["libtorch"]["version"].get<std::string>() << ", "
             << info["libtorch"]["threads"] << " threads, oneDNN " << (info["libtorch"]["onednn"].get<bool>() ? "yes" : "no")
             << ", quantized engines" << (engines.empty() ? " none" : engines) << "\n"
+            << "openblas        " << (info["libtorch"]["openblas_core"].get<std::string>().empty() ? "not loaded" : info["libtorch"]["openblas_core"].get<std::string>() + " kernels") << "\n"
             << "cuda            " << (info["cuda"]["available"].get<bool>() ? std::to_string(info["cuda"]["devices"].get<int>()) + " devices" : "none") << "\n";
   return 0;
 }

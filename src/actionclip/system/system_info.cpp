@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "actionclip/system/cpu_features.h"
+#include "actionclip/system/openblas_core.h"
 #include "actionclip/system/precision.h"
 #include "actionclip/system/quantized_engines.h"
 
@@ -30,6 +31,7 @@ nlohmann::json system_info() {
        {{"version", TORCH_VERSION},
         {"threads", at::get_num_threads()},
         {"onednn", at::hasMKLDNN()},
+        {"openblas_core", openblas_core()},
         {"openmp", at::hasOpenMP()},
         {"quantized_engines", engines},
         {"int8_engine", preferred_int8_engine(engines, cpu)}}},
