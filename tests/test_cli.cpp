@@ -505,6 +505,11 @@ TEST_F(CliResnetTest, BenchClipBuildsResnetShapes) {
   const auto result = run_json("bench clip --arch tiny-rn --json --seconds 0.05 --batch 2 --text-batch 4");
   EXPECT_EQ(result.at("model"), "tiny-rn (random weights)");
   EXPECT_GT(result.at("images_per_s").get<double>(), 0.0);
+  EXPECT_TRUE(result.at("float32_images_per_s_same_run").is_null());  // float32 is the run itself
+  // int8 is held against float32 timed in the same run, on the same model.
+  const auto int8 = run_json("bench clip --arch tiny-rn --json --seconds 0.05 --batch 2 --text-batch 4 --precision int8");
+  EXPECT_EQ(int8.at("precision_used"), "int8");
+  EXPECT_GT(int8.at("float32_images_per_s_same_run").get<double>(), 0.0);
 }
 
 TEST_F(CliTest, InfoNamesTheFormatOfEveryFileUsersHold) {

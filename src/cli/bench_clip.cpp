@@ -26,12 +26,19 @@ int bench_clip(const BenchArgs& a) {
   model->to(device);
   const auto precision = decide_precision(precision_from_name(a.precision), device);
   if (!precision.notice.empty()) std::fprintf(stderr, "actionclip: %s\n", precision.notice.c_str());
+  const auto resolution = config.image_resolution;
+  auto images = torch::randn({a.batch, 3, resolution, resolution}, device);
+  // Another precision is held against float32 measured in the same run, on the same model: on a
+  // shared machine two runs can differ by more than the gain.
+  double float32_images_per_s = 0;
+  if (precision.used != Precision::Float32) {
+    c10::InferenceMode inference;
+    float32_images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
+  }
   if (precision.used == Precision::Int8) quantize_for_inference(*model);
   c10::InferenceMode inference;
   AutocastScope autocast(precision.used == Precision::BFloat16, device);
 
-  const auto resolution = config.image_resolution;
-  auto images = torch::randn({a.batch, 3, resolution, resolution}, device);
   const double images_per_s = throughput([&] { model->encode_image(images); }, a.batch, a.seconds, device);
   // The roofline: float32 GEMM throughput at the encoder's own shapes, and the encoder's share of it.
   nlohmann::json roofline;
@@ -90,6 +97,7 @@ int bench_clip(const BenchArgs& a) {
                            {"text_batch", a.text_batch},
                            {"prompt_tokens", a.prompt_tokens},
                            {"images_per_s", images_per_s},
+                           {"float32_images_per_s_same_run", float32_images_per_s > 0 ? nlohmann::json(float32_images_per_s) : nlohmann::json()},
                            {"texts_per_s", texts_per_s},
                            {"texts_all_77_positions_per_s", texts_full_per_s},
                            {"peak_memory_mb", peak_mb},
@@ -106,6 +114,9 @@ int bench_clip(const BenchArgs& a) {
               device.str().c_str(), torch::get_num_threads(), precision_name(precision.used));
   std::printf("  image batch %d, text batch %d, prompts of %d tokens\n", a.batch, a.text_batch, a.prompt_tokens);
   print_ratio("images/s", images_per_s, python, "images_per_s");
+  if (float32_images_per_s > 0)
+    std::printf("  %-34s %10.1f   %s %.2fx float32\n", "images/s, float32, same run", float32_images_per_s,
+                precision_name(precision.used), images_per_s / float32_images_per_s);
   if (!roofline.empty())
     std::printf("  %-34s %10.1f GFLOP/s (%.2f GFLOP per image) = %.0f%% of float32 GEMM at its shapes, %.1f GFLOP/s\n",
                 "roofline: image encoder", roofline["encoder_gflops"].get<double>(), roofline["image_gflop"].get<double>(),

@@ -1,7 +1,7 @@
 #pragma once
 // libtorch's quantized engines, which run int8 inference. PyTorch's own x86 builds have FBGEMM;
 // Debian's libtorch has QNNPACK and oneDNN only. Which is fast depends on the CPU: oneDNN's int8
-// kernels use VNNI's dot products where the CPU has them (measured 4.4x its float32 GEMM at the
+// kernels use VNNI's dot products where the CPU has them (measured 2.4-3x its float32 GEMM at the
 // encoder's shapes on a Xeon with AVX512_VNNI), but on an AVX2 CPU without VNNI they ran 0.8x and
 // QNNPACK's 1.45x. So: FBGEMM where present, else oneDNN on VNNI/AMX CPUs, else QNNPACK, else oneDNN.
 #include <string>
