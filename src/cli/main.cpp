@@ -1,7 +1,4 @@
 // actionclip: video action recognition as video-text matching, in one native binary.
-#include <unistd.h>
-
-#include <cstdlib>
 #include <iostream>
 
 extern "C" {
@@ -12,23 +9,10 @@ extern "C" {
 #include "actionclip/util/error.h"
 #include "commands.h"
 
-namespace {
-
-// OpenBLAS chose its kernels when it loaded, and on a CPU newer than it they are generic SSE3 ones,
-// 3x slower (actionclip/system/openblas_core.h): start again with the right ones named. Python
-// references that benchmarks run inherit them, so both sides are measured on the same kernels.
-void restart_with_vectorized_openblas(char** argv) {
-  if (const char* named = std::getenv("OPENBLAS_CORETYPE"); named && *named) return;
-  const auto& cpu = actionclip::cpu_features();
-  if (!actionclip::openblas_core_is_fallback(actionclip::openblas_core(), cpu)) return;
-  ::setenv("OPENBLAS_CORETYPE", actionclip::openblas_core_for(cpu).c_str(), 1);
-  ::execv("/proc/self/exe", argv);  // only returns on failure: then run on as loaded
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  restart_with_vectorized_openblas(argv);
+  // On a CPU newer than OpenBLAS its kernels are generic SSE3 ones, 3x slower: start again with the
+  // right ones named (Python references that benchmarks run inherit them).
+  actionclip::restart_with_vectorized_openblas(argv);
   CLI::App app{"actionclip: ActionCLIP video action recognition (video-text matching) in C++"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command name

@@ -1,9 +1,11 @@
 #include "actionclip/system/openblas_core.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace actionclip {
 
@@ -29,6 +31,14 @@ bool openblas_core_is_fallback(const std::string& core, const CpuFeatures& cpu) 
   for (const char* vectorized : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
     if (name == vectorized) return false;
   return true;
+}
+
+void restart_with_vectorized_openblas(char** argv) {
+  if (const char* named = std::getenv("OPENBLAS_CORETYPE"); named && *named) return;
+  const auto& cpu = cpu_features();
+  if (!openblas_core_is_fallback(openblas_core(), cpu)) return;
+  ::setenv("OPENBLAS_CORETYPE", openblas_core_for(cpu).c_str(), 1);
+  ::execv("/proc/self/exe", argv);
 }
 
 }  // namespace actionclip
