@@ -10,6 +10,7 @@ packages=(build-essential cmake pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libutf8proc-dev zlib1g-dev libgtest-dev
   libgoogle-perftools-dev libcpuinfo-dev
+  libdnnl-dev  # int8 inference calls oneDNN's int8 product directly
   libgloo-dev  # the headers of c10d's Gloo process group (data-parallel training)
   python3-torch  # torchrun for the distributed launch test; the benchmarks' Python reference figures
   python3-av python3-torchvision  # bench video's Python reference pipeline (PyAV + torchvision + torch)

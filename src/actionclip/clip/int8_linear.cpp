@@ -2,6 +2,10 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include "actionclip/clip/int8_rows.h"
+#ifdef ACTIONCLIP_HAS_ONEDNN
+#include "actionclip/clip/onednn_int8_gemm.h"
+#endif
 #include "actionclip/system/quantized_engines.h"
 #include "actionclip/util/error.h"
 
@@ -37,8 +41,12 @@ Int8Linear Int8Linear::pack(const torch::Tensor& quantized_weight, const torch::
           .findSchemaOrThrow("quantized::linear_prepack", "")
           .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
   Int8Linear linear;
-  linear.packed_ = prepack.call(quantized_weight, c10::nullopt);
-  linear.weight_row_sums_ = quantized_weight.dequantize().sum(1);
+#ifdef ACTIONCLIP_HAS_ONEDNN
+  if (engine == "onednn") linear.direct_ = std::make_shared<const OnednnInt8Gemm>(quantized_weight.int_repr());
+#endif
+  if (!linear.direct_) linear.packed_ = prepack.call(quantized_weight, c10::nullopt);
+  linear.weight_scales_ = quantized_weight.q_per_channel_scales().to(torch::kFloat32).contiguous();
+  linear.weight_row_sums_ = quantized_weight.dequantize().sum(1).contiguous();
   if (bias.defined()) linear.bias_ = bias.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   // FBGEMM's AVX2 kernels, and oneDNN's without VNNI, add pairs of u8*s8 products in int16, which
   // 8-bit activations can saturate; 7-bit ones cannot (PyTorch's dynamic quantization does the same).
@@ -51,7 +59,37 @@ torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
   if (torch::GradMode::is_enabled() && input.requires_grad())
     throw Error("int8 projections are for inference only (no gradient); train in fp32 or bf16");
   auto sizes = input.sizes().vec();
-  auto rows = input.reshape({-1, input.size(-1)}).to(torch::kFloat32);
+  const auto rows = input.reshape({-1, input.size(-1)}).to(torch::kFloat32).contiguous();
+  auto out = direct_ ? multiply_direct(rows) : multiply_on_engine(rows);
+  sizes.back() = out.size(-1);
+  return out.view(sizes);
+}
+
+torch::Tensor Int8Linear::multiply_direct(const torch::Tensor& rows) const {
+#ifdef ACTIONCLIP_HAS_ONEDNN
+  const auto count = rows.size(0), in = rows.size(1), out_features = direct_->out_features();
+  if (in != direct_->in_features())
+    throw Error("int8 projection takes " + std::to_string(direct_->in_features()) + " features, got " +
+                c10::str(rows.sizes()));
+  auto levels = torch::empty({count, in}, torch::kUInt8);
+  auto row_scales = torch::empty({count}, torch::kFloat32);
+  auto row_offsets = torch::empty({count}, torch::kFloat32);
+  quantize_rows(rows.data_ptr<float>(), count, in, reduce_range_ ? 127 : 255, levels.data_ptr<uint8_t>(),
+                row_scales.data_ptr<float>(), row_offsets.data_ptr<float>());
+  auto acc = torch::empty({count, out_features}, torch::kInt32);
+  direct_->multiply(levels.data_ptr<uint8_t>(), count, acc.data_ptr<int32_t>());
+  auto out = torch::empty({count, out_features}, torch::kFloat32);
+  rescale_rows(acc.data_ptr<int32_t>(), count, out_features, row_scales.data_ptr<float>(),
+               row_offsets.data_ptr<float>(), weight_scales_.data_ptr<float>(), weight_row_sums_.data_ptr<float>(),
+               bias_.defined() ? bias_.data_ptr<float>() : nullptr, out.data_ptr<float>());
+  return out;
+#else
+  (void)rows;
+  throw Error("int8 projection: this build has no direct oneDNN product");
+#endif
+}
+
+torch::Tensor Int8Linear::multiply_on_engine(const torch::Tensor& rows) const {
   // Each row is mapped onto [0, 1] by its own minimum and range, so the engine's one activation
   // scale is a per-row one and all 256 levels cover what the row holds (a GELU output's range is
   // mostly positive); W (min + range * u) = range * (W u) + min * (W 1). A constant row keeps range 1.
@@ -61,13 +99,14 @@ torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
   auto out = packed_->apply_dynamic(rows.sub(row_min).div_(row_range), reduce_range_).mul_(row_range);
   out.addr_(row_min.squeeze(1), weight_row_sums_);
   if (bias_.defined()) out.add_(bias_);
-  sizes.back() = out.size(-1);
-  return out.view(sizes);
+  return out;
 }
 
 Int8Linear::Weight Int8Linear::int8_weight() const {
-  auto quantized = std::get<0>(packed_->unpack());
-  return {quantized.int_repr(), quantized.q_per_channel_scales().to(torch::kFloat32)};
+#ifdef ACTIONCLIP_HAS_ONEDNN
+  if (direct_) return {direct_->weights(), weight_scales_};
+#endif
+  return {std::get<0>(packed_->unpack()).int_repr(), weight_scales_};
 }
 
 torch::Tensor Int8Linear::bias() const { return bias_; }
