@@ -1,5 +1,7 @@
 #include "actionclip/clip/int8_quantization.h"
 
+#include <set>
+
 #include "actionclip/clip/modified_resnet.h"
 #include "actionclip/io/mapped_file.h"
 #include "actionclip/util/error.h"
@@ -83,10 +85,10 @@ std::vector<Int8Projection> int8_projections(ClipModelImpl& clip) {
   return out;
 }
 
-void quantize_for_inference(ClipModelImpl& clip) {
+void quantize_for_inference(ClipModelImpl& clip, Int8Encoders encoders) {
   torch::NoGradGuard no_grad;
   for (auto& p : int8_projections(clip)) {
-    if (p.packed->defined()) continue;
+    if (p.packed->defined() || (encoders == Int8Encoders::Image && !p.in_image_encoder())) continue;
     if (!p.weight.device().is_cpu())
       throw Error("int8 inference runs on CPUs only (libtorch's quantized engines); the model is on " +
                   p.weight.device().str());
@@ -121,9 +123,19 @@ void add_int8_weights(ClipModelImpl& clip, io::TensorMap& tensors, nlohmann::jso
 
 bool has_int8_weights(const nlohmann::json& metadata) { return metadata.is_object() && metadata.contains("int8"); }
 
-void load_int8_weights(ClipModelImpl& clip, io::TensorMap& state, const std::string& path) {
+void load_int8_weights(ClipModelImpl& clip, io::TensorMap& state, const nlohmann::json& metadata,
+                       const std::string& path) {
   torch::NoGradGuard no_grad;
+  const auto listed = metadata.at("int8").find("weights");
+  if (listed == metadata.at("int8").end() || !listed->is_array())
+    throw FileError(path, "int8 weights: the metadata's \"int8\" has no list of \"weights\"");
+  std::set<std::string> int8_keys;
+  for (const auto& key : *listed) {
+    if (!key.is_string()) throw FileError(path, "int8 weights: the metadata's list holds " + key.dump());
+    int8_keys.insert(key.get<std::string>());
+  }
   for (auto& p : int8_projections(clip)) {
+    if (!int8_keys.erase(p.weight_key)) continue;
     try {
       *p.packed = load_projection(p, state, path);
     } catch (const FileError&) {
@@ -135,6 +147,8 @@ void load_int8_weights(ClipModelImpl& clip, io::TensorMap& state, const std::str
     state[p.weight_key] = torch::empty({0});
     state.erase(int8_scale_key(p.weight_key));
   }
+  if (!int8_keys.empty())
+    throw FileError(path, "int8 weights: '" + *int8_keys.begin() + "' is not a projection of this architecture");
 }
 
 }  // namespace actionclip

@@ -130,9 +130,9 @@ LoadedModel load_model(const std::string& name_or_path, const LoadOptions& optio
   if ((int8_file || options.int8) && !options.device.is_cpu())
     throw FileError(path, std::string(int8_file ? "holds int8 weights, which run" : "int8 inference runs") +
                               " on CPUs only (libtorch's quantized engines), not on " + options.device.str());
-  if (int8_file) load_int8_weights(*loaded.model->clip, clip_state, weights_path);
+  if (int8_file) load_int8_weights(*loaded.model->clip, clip_state, loaded.metadata, weights_path);
   loaded.unused_keys = assign_state(*loaded.model->clip, clip_state, weights_path, "CLIP");
-  if (options.int8) quantize_for_inference(*loaded.model->clip);
+  if (options.int8) quantize_for_inference(*loaded.model->clip, options.int8_encoders);
   if (loaded.model->fusion->has_parameters()) {
     if (fusion_state.empty())
       throw FileError(options.checkpoint.empty() ? path : options.checkpoint,

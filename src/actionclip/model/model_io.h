@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "actionclip/clip/int8_quantization.h"
 #include "actionclip/clip/tokenizer.h"
 #include "actionclip/io/checkpoint.h"
 #include "actionclip/model/actionclip_model.h"
@@ -26,9 +27,10 @@ struct LoadOptions {
   bool load_tokenizer = true;
   torch::Device device = torch::kCPU;
   bool verify_checksums = false;  // also check tensor data against the archive's CRC-32s
-  // CLIP's projections on int8 weights (quantize_for_inference), CPU only. Files written by
-  // `convert --precision int8` load as int8 whatever this says.
+  // CLIP's projections on int8 weights (quantize_for_inference), CPU only: the image encoder's,
+  // or both encoders'. Files written by `convert --precision int8` load as the file says.
   bool int8 = false;
+  Int8Encoders int8_encoders = Int8Encoders::Image;
 };
 
 struct LoadedModel {
