@@ -97,6 +97,7 @@ TEST(Int8, ResNetAttentionPoolIsQuantizedToo) {
     // The image encoder's projections are int8 and their float weights freed; the text encoder's stay.
     EXPECT_EQ(p.packed->defined(), p.in_image_encoder()) << p.weight_key;
     EXPECT_EQ(p.weight.numel() == 0, p.in_image_encoder()) << p.weight_key;
+    EXPECT_EQ(p.in_image_encoder_body(), p.in_image_encoder()) << p.weight_key << ": a ResNet has no visual.proj";
   }
   EXPECT_TRUE(keys.count("visual.attnpool.q_proj.weight"));
   EXPECT_TRUE(keys.count("visual.attnpool.c_proj.weight"));
@@ -187,10 +188,11 @@ TEST(Int8, ConvertedFileIsSmallerAndLoadsToTheQuantizedAtLoadModel) {
   int64_t projection_floats = 0;
   auto at_load = load(fixture("reference/clip-tiny-jit.pt"), true);
   for (const auto& p : actionclip::int8_projections(*load(fixture("reference/clip-tiny-jit.pt"), false).model->clip))
-    if (p.in_image_encoder()) projection_floats += p.weight.numel();
+    if (p.in_image_encoder_body()) projection_floats += p.weight.numel();
   const auto stored = actionclip::io::load_safetensors(int8_file);
   EXPECT_EQ(stored.at("visual.transformer.resblocks.0.attn.in_proj_weight").scalar_type(), torch::kInt8);
   EXPECT_EQ(stored.at("transformer.resblocks.0.attn.in_proj_weight").scalar_type(), torch::kFloat32);
+  EXPECT_EQ(stored.at("visual.proj").scalar_type(), torch::kFloat32);
   const auto saved = static_cast<double>(fs::file_size(fp32_file)) - static_cast<double>(fs::file_size(int8_file));
   EXPECT_NEAR(saved, 3.0 * static_cast<double>(projection_floats), 0.02 * 3.0 * static_cast<double>(projection_floats))
       << fs::file_size(fp32_file) << " vs " << fs::file_size(int8_file);

@@ -88,7 +88,7 @@ std::vector<Int8Projection> int8_projections(ClipModelImpl& clip) {
 void quantize_for_inference(ClipModelImpl& clip, Int8Encoders encoders) {
   torch::NoGradGuard no_grad;
   for (auto& p : int8_projections(clip)) {
-    if (p.packed->defined() || (encoders == Int8Encoders::Image && !p.in_image_encoder())) continue;
+    if (p.packed->defined() || (encoders == Int8Encoders::Image && !p.in_image_encoder_body())) continue;
     if (!p.weight.device().is_cpu())
       throw Error("int8 inference runs on CPUs only (libtorch's quantized engines); the model is on " +
                   p.weight.device().str());
